@@ -1,0 +1,1 @@
+"""autoclear: automatic cannabis-conviction relief pipeline."""

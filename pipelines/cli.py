@@ -1,0 +1,27 @@
+"""`autoclear …`: the command line. Each area registers its own commands; this module only
+assembles them. Command modules import heavy libraries inside the commands, so `--help` is fast."""
+
+from __future__ import annotations
+
+import typer
+
+from pipelines import commands_delivery, commands_doj, commands_flow, commands_reports, commands_sources, commands_synth
+
+app = typer.Typer(
+    name="autoclear",
+    help="Automatic cannabis-conviction relief: DOJ research file + court records -> court orders.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals can hold personal data
+)
+
+for module in (commands_synth, commands_doj, commands_sources, commands_flow, commands_delivery, commands_reports):
+    module.register(app)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,9 @@
+"""CLI commands for the delivery area (registered by pipelines.cli)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the app."""
