@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import typer
 
-from pipelines import commands_delivery, commands_doj, commands_flow, commands_reports, commands_sources, commands_synth
+from pipelines import (
+    commands_delivery,
+    commands_doj,
+    commands_flow,
+    commands_reports,
+    commands_sources,
+    commands_synth,
+)
 
 app = typer.Typer(
     name="autoclear",

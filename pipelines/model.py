@@ -196,3 +196,31 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType], *, extra: bool 
 def missing_columns(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, pl.DataType]) -> list[str]:
     names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
     return [c for c in schema if c not in names]
+
+# Delivery: one row per count the court must act on (DOMAIN.md section 7). The court bulk-upload
+# layouts (config/delivery/*.yaml) select and format these fields.
+DELIVERY_ACTIONS = ("new", "correction", "withdrawal")
+SOURCES = ("doj", "court", "both")
+DELIVERY_ROW: dict[str, pl.DataType] = {
+    "delivery_id": pl.String,  # stable: same county + case + count -> same id, on every refresh
+    "action": pl.String,  # one of DELIVERY_ACTIONS
+    "county": pl.String,
+    "courthouse": pl.String,
+    "court_case_number": pl.String,  # normalized, with defendant suffix
+    "count_number": pl.Int32,
+    "statute_as_convicted": pl.String,  # "HS 11359"
+    "level_as_convicted": pl.String,  # "F" | "M" | "I"
+    "conviction_date": pl.Date,
+    "defendant_name": pl.String,  # "LAST, FIRST MIDDLE"
+    "dob": pl.Date,
+    "cii": pl.String,
+    "determination": pl.String,
+    "relief": pl.String,  # one of RELIEFS (only actionable ones are delivered)
+    "resulting_section": pl.String,
+    "resulting_level": pl.String,
+    "statutory_basis": pl.String,
+    "da_challenged": pl.Boolean,
+    "source": pl.String,  # one of SOURCES: which records showed this count
+    "count_id": pl.String,  # our count id (DOJ or court) for lineage
+    "run_id": pl.String,
+}

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`). See bench/harness.py."""

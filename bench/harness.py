@@ -1,0 +1,180 @@
+"""Benchmark harness.
+
+A benchmark module `bench/bench_<area>.py` defines `CASES`, a list of `Case`. For each case and
+scale the harness calls `prepare(scale, datadir)` in-process (untimed; it may cache generated
+data under bench/out/data) and then runs `run(**prepared)` in a fresh child process, measuring
+wall time, CPU time (user + system) and peak resident memory of that child alone (wait4).
+
+    make bench                                 # every case, every scale
+    BENCH=doj SCALES=100k make bench           # filter by module name / scale label
+
+Results go to bench/results.json and bench/RESULTS.md, and the README's performance table
+(between the `<!-- bench:start -->` and `<!-- bench:end -->` markers) is rewritten.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+DATA = OUT / "data"
+
+SCALE_ROWS = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000, "2M": 2_000_000, "3M": 3_000_000}
+
+
+@dataclass
+class Case:
+    name: str  # e.g. "DOJ read + parse"
+    scales: list[str]  # labels, e.g. ["100k", "1M", "2M"]
+    prepare: Callable[[str, Path], dict]  # (scale, datadir) -> kwargs for run (JSON-serialisable)
+    run: Callable[..., dict | None]  # timed in a child; may return extra figures (rows, F1, ...)
+    target: str = ""  # e.g. "2M rows: < 4 s, < 2 GB"
+    rows: Callable[[str], int] | None = None  # rows processed at a scale (for time per row)
+    extra: dict = field(default_factory=dict)
+
+
+def machine() -> str:
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GB RAM"
+    except OSError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def _child(module: str, case_name: str, kwargs_json: str) -> None:
+    mod = importlib.import_module(module)
+    case = next(c for c in mod.CASES if c.name == case_name)
+    extra = case.run(**json.loads(kwargs_json)) or {}
+    sys.stdout.write("\n__BENCH__" + json.dumps(extra, default=str) + "\n")
+
+
+def measure(module: str, case: Case, kwargs: dict) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.harness", "--child", module, case.name, json.dumps(kwargs)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    extra = {}
+    for line in out.splitlines():
+        if line.startswith("__BENCH__"):
+            extra = json.loads(line[len("__BENCH__"):])
+    if code != 0:
+        extra["error"] = err.strip().splitlines()[-1] if err.strip() else f"exit {code}"
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_mb": round(usage.ru_maxrss / 1024, 1),
+        "ok": code == 0,
+        **extra,
+    }
+
+
+def discover(only: str | None) -> list[tuple[str, Case]]:
+    found = []
+    for path in sorted((ROOT / "bench").glob("bench_*.py")):
+        mod_name = f"bench.{path.stem}"
+        if only and not any(o in path.stem for o in only.split(",")):
+            continue
+        mod = importlib.import_module(mod_name)
+        found += [(mod_name, c) for c in getattr(mod, "CASES", [])]
+    return found
+
+
+def to_markdown(results: list[dict], machine_desc: str) -> str:
+    lines = [
+        f"Machine: {machine_desc}. Measured {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| benchmark | scale | rows | wall (s) | CPU (s) | peak RSS (MB) | µs/row | target | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        per_row = f"{r['wall_s'] / r['rows'] * 1e6:.2f}" if r.get("rows") else ""
+        notes = r.get("notes", "") or r.get("error", "")
+        lines.append(
+            f"| {r['name']} | {r['scale']} | {r.get('rows', '') or ''} | {r['wall_s']} | {r['cpu_s']} | "
+            f"{r['peak_mb']} | {per_row} | {r.get('target', '')} | {notes} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    if not readme.exists():
+        return
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(f"{head}{start}\n{table}{end}{tail}")
+
+
+def main() -> int:
+    only = os.environ.get("BENCH")
+    scales = os.environ.get("SCALES")
+    DATA.mkdir(parents=True, exist_ok=True)
+    results_path = ROOT / "bench" / "results.json"
+    previous = json.loads(results_path.read_text()).get("results", []) if results_path.exists() else []
+    results = []
+    failed = False
+    for module, case in discover(only):
+        for scale in case.scales:
+            if scales and scale not in scales.split(","):
+                continue
+            print(f"bench: {case.name} @ {scale}: preparing", flush=True)
+            kwargs = case.prepare(scale, DATA)
+            print(f"bench: {case.name} @ {scale}: running", flush=True)
+            r = measure(module, case, kwargs)
+            r.update(name=case.name, scale=scale, target=case.target)
+            if case.rows and "rows" not in r:
+                r["rows"] = case.rows(scale)
+            failed |= not r["ok"]
+            print(f"bench: {case.name} @ {scale}: {r}", flush=True)
+            results.append(r)
+    # Keep earlier results of cases that were not re-run this time (filtered runs).
+    keys = {(r["name"], r["scale"]) for r in results}
+    merged = [r for r in previous if (r["name"], r["scale"]) not in keys] + results
+    order = {(m, c.name): i for i, (m, c) in enumerate(discover(None))}
+    merged.sort(key=lambda r: (min((v for (m, n), v in order.items() if n == r["name"]), default=999),
+                               list(SCALE_ROWS).index(r["scale"]) if r["scale"] in SCALE_ROWS else 99))
+    desc = machine()
+    results_path.write_text(json.dumps({"machine": desc, "results": merged}, indent=2) + "\n")
+    table = to_markdown(merged, desc)
+    (ROOT / "bench" / "RESULTS.md").write_text("# Benchmark results\n\n" + table)
+    update_readme(table)
+    print(table)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(*sys.argv[2:5])
+    else:
+        sys.exit(main())

@@ -1,0 +1,109 @@
+"""run_county(): the stages composed. Used by the CLI (`autoclear run`) and by the Airflow DAGs.
+
+The unit of work is a *run folder* (pipelines.runs.RunFolder). `plan_run(spec)` creates it and
+writes `spec.json`; each stage is then `run_stage(name, run_dir)`: it reads its predecessors'
+frames from the run folder, calls the pure stage functions, and overwrites its own outputs, so a
+retried task is idempotent. Airflow tasks pass only the run folder path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+from pipelines.runs import RunFolder, file_fingerprint, make_run_id
+
+# In execution order. Each reads only what earlier stages wrote.
+STAGES: tuple[str, ...] = (
+    "read_doj",
+    "read_court",
+    "validate_inputs",
+    "link",
+    "reconcile",
+    "eligibility",
+    "validate_outputs",
+    "deliver",
+    "report",
+)
+
+
+@dataclass
+class RunSpec:
+    """What defines a run. Serialised as spec.json in the run folder."""
+
+    county: str  # county config name ("los_angeles") or path to a county YAML
+    doj: list[str]  # DOJ research files
+    court: list[str]  # court extracts (read through the county's layout)
+    compute_at: str  # YYYY-MM-DD
+    workdir: str
+    policy: str | None = None  # overrides the county config's policy
+    outbox: str | None = None  # overrides the county config's delivery target
+    ledger_url: str | None = None  # SQLAlchemy URL; default sqlite in the workdir
+    review_decisions: str | None = None  # a worked review-queue file to apply
+    input_fingerprints: dict[str, str] = field(default_factory=dict)
+    run_id: str = ""
+
+    @property
+    def compute_at_date(self) -> date:
+        return date.fromisoformat(self.compute_at)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        return cls(**json.loads(text))
+
+
+def plan_run(spec: RunSpec) -> Path:
+    """Fingerprint the inputs, derive the run id, create the run folder, write spec.json."""
+    from pipelines.config import load_county  # noqa: PLC0415 (keeps DAG parsing light)
+
+    config = load_county(spec.county)
+    spec.input_fingerprints = {Path(p).name: file_fingerprint(p) for p in [*spec.doj, *spec.court]}
+    policy = spec.policy or config.policy
+    spec.run_id = spec.run_id or make_run_id(
+        config.name, policy, spec.compute_at, *sorted(spec.input_fingerprints.values())
+    )
+    folder = RunFolder(Path(spec.workdir), config.doj_county_name, spec.run_id).create()
+    (folder.path / "spec.json").write_text(spec.to_json())
+    return folder.path
+
+
+def load_spec(run_dir: str | Path) -> RunSpec:
+    return RunSpec.from_json((Path(run_dir) / "spec.json").read_text())
+
+
+# Stage implementations register here: name -> function(run_dir: Path, spec: RunSpec) -> dict summary.
+_STAGE_IMPL: dict[str, Callable[[Path, RunSpec], dict]] = {}
+
+
+def stage(name: str):
+    def register(fn: Callable[[Path, RunSpec], dict]) -> Callable[[Path, RunSpec], dict]:
+        assert name in STAGES, name
+        _STAGE_IMPL[name] = fn
+        return fn
+
+    return register
+
+
+def run_stage(name: str, run_dir: str | Path) -> dict:
+    """Run one stage on a planned run folder; returns the stage's summary (also saved as JSON)."""
+    run_dir = Path(run_dir)
+    spec = load_spec(run_dir)
+    summary = _STAGE_IMPL[name](run_dir, spec)
+    (run_dir / "summary").mkdir(exist_ok=True, mode=0o770)
+    (run_dir / "summary" / f"{name}.json").write_text(json.dumps(summary, indent=2, default=str, sort_keys=True))
+    return summary
+
+
+def run_county(spec: RunSpec, *, progress: bool = True) -> dict:
+    """Plan and run every stage in order; returns {stage: summary}."""
+    run_dir = plan_run(spec)
+    results: dict[str, dict] = {}
+    for name in STAGES:
+        results[name] = run_stage(name, run_dir)
+    return {"run_dir": str(run_dir), "stages": results}
