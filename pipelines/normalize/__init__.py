@@ -1,0 +1,1 @@
+"""Normalizers shared by both sources (Polars expressions): statutes, names, dates, case numbers."""
