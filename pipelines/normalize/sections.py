@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import polars as pl
 
 # Canonical code -> written forms, as they look after `_prepare` (upper case, "&" without
-# spaces around it, dots after single letters removed: "P.C." -> "PC", "H. & S." -> "H&S").
+# spaces around it, dots after letters removed: "P.C." -> "PC", "H. & S." -> "H&S").
 CODES: dict[str, tuple[str, ...]] = {
     "HS": ("HS", "HSC", "H&S", "H&SC"),
     "PC": ("PC", "PEN", "PENAL"),
@@ -101,11 +101,12 @@ STATUTE_STRUCT = pl.Struct(
 
 
 def _prepare(expr: pl.Expr) -> pl.Expr:
-    """Upper-case; "H & S" -> "H&S"; "P.C." -> "PC" (dots after single letters dropped)."""
+    """Upper-case; "H & S" -> "H&S"; "P. C." -> "PC"; other dots after a letter dropped."""
     return (
         expr.str.to_uppercase()
         .str.replace_all(r"\s*&\s*", "&")
-        .str.replace_all(r"\b([A-Z])\.\s?", "${1}")
+        .str.replace_all(r"([A-Z])\.\s*([A-Z])\.", "${1}${2}")
+        .str.replace_all(r"([A-Z])\.", "${1}")
     )
 
 
