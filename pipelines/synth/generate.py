@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable
@@ -107,12 +108,18 @@ def generate_county(
         raise ValueError("refreshes must be at least 1")
     report = progress or (lambda _step, _frac: None)
     c = county_named(county)
-    spec = court_files.load_layout_spec(court_layout)
     target = next(i for i, x in enumerate(counties()) if x.name == c.name)
+    layout = court_files.load_layout(court_layout)
     court_noise = court_noise or CourtNoise()
+    if "comment" not in layout.fields:  # nowhere to put a charge typed in a comment
+        court_noise = dataclasses.replace(court_noise, charge_in_comment=0.0)
     doj_noise = doj_noise or DojNoise()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True, mode=0o770)
+    slug = runs.county_slug(c.name)
+    # A previous run into the same folder must not leave files a reader would pick up with ours.
+    for stale in [*out.glob(f"{slug}_doj_*.dat"), *(out / "court").glob("extract_*"), *(out / "truth").glob("*.parquet")]:
+        stale.unlink()
     root = np.random.SeedSequence([int(seed), int(c.code)])
     seq_people, seq_background, seq_rest = root.spawn(3)
     rng_numbers, rng_keys, rng_court, rng_doj = (np.random.default_rng(s) for s in seq_rest.spawn(4))
@@ -133,7 +140,6 @@ def generate_county(
 
     report("DOJ file", 0.35)
     doj = doj_view.build(pop, cov, cn, keys, c, rng_doj, noise=doj_noise)
-    slug = runs.county_slug(c.name)
     doj_paths = _write_doj(doj.rows, out, slug, doj_files, doj_header)
 
     report("court extract", 0.6)
@@ -143,7 +149,7 @@ def generate_county(
     files_meta = []
     for i, (lo, hi) in enumerate(court.windows):
         sel = np.flatnonzero(extract_rows == i)
-        written = court_files.write_extract(court.rows[sel], spec, out / "court" / f"extract_{i + 1:02d}")
+        written = court_files.write_extract(court.rows[sel], layout, out / "court" / f"extract_{i + 1:02d}")
         court_paths += written
         files_meta += [(p.name, lo, hi) for p in written]
 
@@ -167,7 +173,7 @@ def generate_county(
     can = cases.filter(pl.col("has_cannabis") & (pl.col("in_court_extract") | pl.col("in_doj")))
     missed = int(can["doj_missed"].sum())
     return GeneratedCounty(
-        county=c.name, out=out, doj_files=doj_paths, court_files=court_paths, court_layout=str(spec["name"]),
+        county=c.name, out=out, doj_files=doj_paths, court_files=court_paths, court_layout=layout.name,
         truth_files=truth_paths, doj_rows=doj.rows.height, court_rows=court.rows.height, persons=pop.n_persons,
         doj_subjects=doj.subjects.height, court_cases=int(cases["in_court_extract"].sum()), cannabis_cases=can.height,
         doj_missed_cannabis_cases=missed, doj_missed_share=missed / can.height if can.height else 0.0,
