@@ -1,0 +1,278 @@
+"""The incumbent tool's output files: All_Results.csv, All_Results_Condensed.csv, Prop64_Results.csv
+and the summary JSON, with its columns, formats and keys (DOMAIN.md section 6).
+
+Formats: dates MM/DD/YYYY, years to one decimal (365.25-day years, rounded like Go's "%.1f"),
+"-" for none. The 18 eligibility columns are filled on the conviction row of each cannabis
+conviction the policy decided; "Possible Other P64 Charges" is filled on any row whose comment
+names a cannabis section the offense does not.
+
+Deliberate differences from the incumbent are listed in docs/compat.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from pipelines import model
+from pipelines.eligibility.policy import Policy
+
+ELIGIBILITY_COLUMNS: tuple[str, ...] = (
+    "Case Number",
+    "# of convictions on record",
+    "Possible Other P64 Charges",
+    "Occurred after 11/9/2016",
+    "Superstrike Code Section(s)",
+    "PC290 Code Section(s)",
+    "PC290 Registration",
+    "Date of Conviction",
+    "Years Since This Conviction",
+    "Years Since Any Conviction",
+    "# of Prop 64 convictions",
+    "# of HS 11357 convictions",
+    "# of HS 11358 convictions",
+    "# of HS 11359 convictions",
+    "# of HS 11360 convictions",
+    "Deceased",
+    "Eligibility Determination",
+    "Eligibility Reason",
+)
+CONDENSED_COLUMNS: tuple[str, ...] = (
+    "CII_NUMBER", "PRI_NAME", "GENDER", "PRI_DOB", "RACE_DESCR", "CYC_DATE", "STP_EVENT_DATE",
+    "STP_ORI_DESCR", "STP_ORI_CNTY_NAME", "DISP_DATE", "OFN", "OFFENSE_DESCR", "DISP_DESCR",
+    "CONV_STAT_DESCR", "SENT_LOC_DESCR", "SENT_LENGTH", "SENT_TIME_CODE", "CYC_AGE", "COMMENT_TEXT",
+    "END_OF_REC",
+)
+DISMISSAL, REDUCTION = "Eligible for Dismissal", "Eligible for Reduction"
+_CANNABIS_RE = r"(11357|11358|11359|11360)"
+
+
+def output_names(suffix: str = "") -> dict[str, str]:
+    """The incumbent's file names; a suffix S is added as "_S" before the extension."""
+    s = f"_{suffix}" if suffix else ""
+    return {
+        "all_results": f"All_Results{s}.csv",
+        "condensed": f"All_Results_Condensed{s}.csv",
+        "prop64": f"Prop64_Results{s}.csv",
+        "summary": f"gogen{s}.json",
+        "error": f"gogen{s}.err",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The 18 eligibility columns.
+def _years_text(days: pl.Expr) -> pl.Expr:
+    """Days as years of 365.25 days with one decimal, exactly as Go's "%.1f" prints them.
+
+    tenths = days * 40 / 1461, rounded to nearest; a tie would need 80 * days to be an odd
+    multiple of 1461, which cannot happen, so integer arithmetic gives Go's correctly rounded result.
+    """
+    tenths = (days.abs() * 80 + 1461) // 2922
+    sign = pl.when(days < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    text = pl.concat_str([sign, (tenths // 10).cast(pl.String), pl.lit("."), (tenths % 10).cast(pl.String)])
+    return pl.when(days.is_null()).then(pl.lit("-1.0")).otherwise(text)
+
+
+def _date_text(d: pl.Expr) -> pl.Expr:
+    return d.dt.strftime("%m/%d/%Y").fill_null("01/01/0001")  # Go's zero time, as the incumbent
+
+
+def _joined_or_dash(values: pl.Expr) -> pl.Expr:
+    return pl.when(values.list.len() > 0).then(values.list.join(";")).otherwise(pl.lit("-"))
+
+
+def possible_other_p64_charges(offense: pl.Expr, comment: pl.Expr) -> pl.Expr:
+    """The comment, when it names a cannabis section the offense field does not (else "").
+
+    The incumbent's rule: only when the offense itself is written (not blank / SEE COMMENT FOR
+    CHARGE); flagged when the offense names no cannabis section, a different one, or for 11357 a
+    subsection on the other side of (a)/(b) versus (c)/(d), or a subsection the offense lacks.
+    """
+    offense, comment = offense.fill_null(""), comment.fill_null("")
+    written = ~offense.str.strip_chars().is_in(["", "SEE COMMENT FOR CHARGE"])
+    in_comment = comment.str.extract(_CANNABIS_RE, 1)
+    in_offense = offense.str.extract(_CANNABIS_RE, 1)
+    sub_offense = offense.str.extract(r"11357\(([A-D])\)", 1)
+    sub_comment = comment.str.extract(r"11357\(([A-D])\)", 1)
+    side = {"A": "ab", "B": "ab", "C": "cd", "D": "cd"}
+    flagged = (
+        pl.when(~written | in_comment.is_null()).then(False)
+        .when(in_offense.is_null()).then(True)
+        .when(in_offense != in_comment).then(True)
+        .when(in_offense != "11357").then(False)
+        .when(sub_offense.is_not_null() & sub_comment.is_not_null())
+        .then(sub_offense.replace_strict(side, default=None) != sub_comment.replace_strict(side, default=None))
+        .when(sub_comment.is_not_null()).then(True)
+        .otherwise(False)
+    )
+    return pl.when(flagged).then(comment).otherwise(pl.lit(""))
+
+
+def eligibility_columns(determinations: pl.DataFrame, counts: pl.DataFrame, compute_at: date) -> pl.DataFrame:
+    """row_index + the 18 columns (Possible Other P64 Charges excepted) for each determination."""
+    at = pl.lit(compute_at, dtype=pl.Date)
+    case_numbers = counts.select("count_id", "case_numbers")
+    d = determinations.join(case_numbers, on="count_id", how="left")
+    return d.select(
+        "row_index",
+        pl.col("case_numbers").fill_null("").alias("Case Number"),
+        pl.col("convictions_on_record").cast(pl.String).alias("# of convictions on record"),
+        pl.when(pl.col("conviction_date") > model.PROP64_DATE).then(pl.lit("Y")).otherwise(pl.lit("N"))
+        .alias("Occurred after 11/9/2016"),
+        _joined_or_dash(pl.col("superstrikes_on_record")).alias("Superstrike Code Section(s)"),
+        _joined_or_dash(pl.col("pc290_offenses_on_record")).alias("PC290 Code Section(s)"),
+        pl.when(pl.col("pc290_registration")).then(pl.lit("Yes")).otherwise(pl.lit("-")).alias("PC290 Registration"),
+        _date_text(pl.col("conviction_date")).alias("Date of Conviction"),
+        _years_text((at - pl.col("conviction_date")).dt.total_days()).alias("Years Since This Conviction"),
+        _years_text((at - pl.col("last_conviction_date")).dt.total_days()).alias("Years Since Any Conviction"),
+        pl.col("cannabis_convictions").cast(pl.String).alias("# of Prop 64 convictions"),
+        *[pl.col(f"cannabis_{s}_convictions").cast(pl.String).alias(f"# of HS {s} convictions")
+          for s in ("11357", "11358", "11359", "11360")],
+        pl.when(pl.col("deceased")).then(pl.lit("Deceased")).otherwise(pl.lit("-")).alias("Deceased"),
+        pl.col("determination").alias("Eligibility Determination"),
+        pl.col("reason").alias("Eligibility Reason"),
+    )
+
+
+def annotate_rows(rows: pl.DataFrame, determinations: pl.DataFrame, counts: pl.DataFrame,
+                  compute_at: date) -> pl.DataFrame:
+    """Every input row (row_index order) with the 18 eligibility columns appended ("" when none)."""
+    cols = eligibility_columns(determinations, counts, compute_at)
+    other = possible_other_p64_charges(pl.col("OFFENSE_DESCR"), pl.col("COMMENT_TEXT"))
+    out = rows.join(cols, on="row_index", how="left", maintain_order="left").with_columns(
+        other.alias("Possible Other P64 Charges"),
+    )
+    return out.with_columns([pl.col(c).fill_null("") for c in ELIGIBILITY_COLUMNS])
+
+
+def write_results(annotated: pl.DataFrame, outputs: Path, *, suffix: str = "") -> dict[str, Path]:
+    """Write All_Results, All_Results_Condensed and Prop64_Results; returns their paths."""
+    names = output_names(suffix)
+    full = [*model.DOJ_COLUMNS, *ELIGIBILITY_COLUMNS]
+    paths = {k: outputs / names[k] for k in ("all_results", "condensed", "prop64")}
+    annotated.select(full).write_csv(paths["all_results"])
+    annotated.select([*CONDENSED_COLUMNS, *ELIGIBILITY_COLUMNS]).write_csv(paths["condensed"])
+    annotated.filter(pl.col("Eligibility Determination") != "").select(full).write_csv(paths["prop64"])
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# The summary JSON.
+def _full_relief(convictions: pl.DataFrame, which: pl.Expr, relieved: pl.Expr) -> int:
+    """People for whom every conviction passing `which` (and at least one) gets `relieved`."""
+    per_person = (
+        convictions.filter(which)
+        .group_by("person_id")
+        .agg(pl.len().alias("n"), relieved.fill_null(False).sum().alias("relieved"))
+    )
+    return per_person.filter(pl.col("n") == pl.col("relieved")).height
+
+
+def _sorted_counts(frame: pl.DataFrame, key: str) -> dict[str, int]:
+    counts = frame.group_by(key).len()
+    return {k: int(v) for k, v in sorted(counts.iter_rows()) if k is not None}
+
+
+def summary(
+    *,
+    county: str,
+    facts: pl.DataFrame,
+    determinations: pl.DataFrame,
+    policy: Policy,
+    compute_at: date,
+    line_count: int,
+    processing_seconds: float = 0.0,
+) -> dict:
+    """The incumbent's summary, key for key (docs/compat.md explains each count).
+
+    `facts` holds every conviction (conviction_facts), `determinations` the policy's decisions.
+    "No conviction in the last 7 years" counts use compute-at, not the day the tool runs.
+    """
+    decided = determinations.select("count_id", "determination", "reason", "rule_id")
+    conv = facts.select(
+        "count_id", "person_id", "is_felony", "conviction_date", "is_cannabis", "cannabis_section", "in_county",
+    ).join(decided, on="count_id", how="left")
+    county_cannabis = conv.filter(pl.col("in_county") & pl.col("is_cannabis"))
+    seven_years_ago = _years_before(compute_at, 7)
+    recent = pl.col("conviction_date") > seven_years_ago
+    dismissed = pl.col("determination") == DISMISSAL
+    relieved = pl.col("determination").is_in([DISMISSAL, REDUCTION])
+    # "Dismiss all Prop 64" hypothetical: every cannabis conviction in the county dismissed.
+    all_dismissed = pl.col("in_county") & pl.col("is_cannabis")
+
+    def relief_block(dismiss: pl.Expr, relieve: pl.Expr) -> dict[str, int]:
+        return {
+            "CountSubjectsNoConviction": _full_relief(conv, pl.lit(True), dismiss),
+            "CountSubjectsNoConvictionLast7Years": _full_relief(conv, recent, dismiss),
+            "CountSubjectsNoFelony": _full_relief(conv, pl.col("is_felony").fill_null(False), relieve),
+        }
+
+    earliest = county_cannabis["conviction_date"].min()
+    tally = {r.id: r.tally for r in policy.rules}
+    rule_tally = pl.col("rule_id").replace_strict(tally, default="none")
+    county_decided = county_cannabis.filter(pl.col("determination").is_not_null())
+    by_section_rules = {
+        kind: {r.id for r in policy.rules if r.tally == "section" and r.determination == kind}
+        for kind in (DISMISSAL, REDUCTION)
+    }
+
+    def by_section(kind: str) -> dict[str, int]:
+        keys = _sections_of_rules(policy, by_section_rules[kind])
+        hits = county_decided.filter(pl.col("rule_id").is_in(list(by_section_rules[kind])))
+        counted = _sorted_counts(hits, "cannabis_section")
+        return dict(sorted({**dict.fromkeys(keys, 0), **counted}.items()))
+
+    additional = county_decided.filter(dismissed & (rule_tally == "reason"))
+    return {
+        "county": county,
+        "earliestConviction": f"{(earliest or compute_at).isoformat()}T00:00:00Z",
+        "lineCount": line_count,
+        "processingTimeInSeconds": processing_seconds,
+        "reliefWithCurrentEligibilityChoices": relief_block(dismissed, relieved),
+        "reliefWithDismissAllProp64": relief_block(all_dismissed, all_dismissed),
+        "prop64ConvictionsCountInCountyByCodeSection": _sorted_counts(county_cannabis, "cannabis_section"),
+        "subjectsWithProp64ConvictionCountInCounty": county_cannabis["person_id"].n_unique(),
+        "prop64FelonyConvictionsCountInCounty": county_cannabis.filter(pl.col("is_felony").fill_null(False)).height,
+        "prop64NonFelonyConvictionsCountInCounty": county_cannabis.filter(~pl.col("is_felony").fill_null(False)).height,
+        "subjectsWithSomeReliefCount": conv.filter(relieved)["person_id"].n_unique(),
+        "convictionDismissalCountByCodeSection": by_section(DISMISSAL),
+        "convictionReductionCountByCodeSection": by_section(REDUCTION),
+        "convictionDismissalCountByAdditionalRelief": _sorted_counts(additional, "reason"),
+    }
+
+
+def _sections_of_rules(policy: Policy, rule_ids: set[str]) -> list[str]:
+    """The cannabis sections named by the convicted_of conditions of these rules ("11357", ...)."""
+    out: list[str] = []
+    for rule in policy.rules:
+        if rule.id not in rule_ids:
+            continue
+        stack = [rule.condition]
+        while stack:
+            c = stack.pop()
+            stack.extend(c.children)
+            if c.kind == "predicate" and c.predicate.name == "convicted_of":
+                out += [s.section for s in c.params.parsed() if s.section not in out]
+    return out
+
+
+def _years_before(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:
+        return date(d.year - years, 3, 1)
+
+
+def summary_json(data: dict) -> str:
+    """Serialized like Go's encoding/json: compact, fields in struct order, map keys sorted."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def error_json(errors: Sequence[tuple[str, str, str]]) -> str:
+    """The incumbent's error file: {file: {"errorType": kind, "errorMessage": message}}."""
+    body = {file: {"errorType": kind, "errorMessage": message} for file, kind, message in errors}
+    return json.dumps(dict(sorted(body.items())), separators=(",", ":"), ensure_ascii=False)
