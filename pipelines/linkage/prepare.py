@@ -1,0 +1,150 @@
+"""Comparison columns derived from a PERSON frame, in Polars, before anything is compared.
+
+The readers normalize names, dates and identifiers; this module only derives what comparing needs
+and is defensive about input that was normalized differently (any frame in the PERSON schema is
+accepted): upper-cased letters, surname tokens for compound surnames written four ways
+(GARCIA-LOPEZ, GARCIA LOPEZ, GARCIALOPEZ, GARCIA), nickname groups, date-of-birth parts and
+blocking keys that survive swapped names and transposed day/month.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.linkage.nicknames import name_groups
+from pipelines.model import PERSON, conform
+
+# Surname particles that are not distinctive on their own ("DE LA CRUZ" ~ "CRUZ").
+PARTICLES = ["DE", "DEL", "LA", "LAS", "LOS", "Y", "E", "VAN", "VON", "DER", "DEN", "DI", "DA", "DOS", "DU", "LE", "ST", "MC"]
+
+# The columns a prepared frame has (what Splink and the deterministic pass compare).
+PREPARED = [
+    "unique_id", "first_name", "last_name", "middle_name", "middle_initial", "last_name_flat",
+    "first_token", "last_name_tokens", "first_name_groups", "full_name", "name_key", "initials_key", "dob", "dob_str",
+    "dob_key", "cii", "ssn", "cdl", "fbi", "gender", "case_keys",
+]
+
+
+def _letters(col: str) -> pl.Expr:
+    """Upper-case letters, single spaces and hyphens only; empty -> null."""
+    cleaned = (
+        pl.col(col).cast(pl.String).str.to_uppercase()
+        .str.replace_all(r"[^A-Z \-]", "")
+        .str.replace_all(r"\s*-\s*", "-")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars(" -")
+    )
+    return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
+
+
+def _digits(col: str, width: int | None = None) -> pl.Expr:
+    d = pl.col(col).cast(pl.String).str.replace_all(r"[^0-9]", "")
+    if width:
+        d = pl.when(d.str.len_chars() > 0).then(d.str.zfill(width))
+    # All-zero identifiers are placeholders, never evidence.
+    return pl.when((d.str.len_chars() > 0) & ~d.str.contains(r"^0+$")).then(d)
+
+
+def _alnum(col: str) -> pl.Expr:
+    a = pl.col(col).cast(pl.String).str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+    return pl.when(a.str.len_chars() > 0).then(a)
+
+
+def case_keys(counts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """person_id -> sorted unique list of "COUNTY|CASE_NUMBER" keys from a COUNT frame.
+
+    A case number only identifies a case within a county (numbers collide across counties).
+    """
+    lf = counts.lazy() if isinstance(counts, pl.DataFrame) else counts
+    return (
+        lf.select("person_id", "county", "case_number")
+        .filter(pl.col("case_number").is_not_null() & (pl.col("case_number") != ""))
+        .select(
+            "person_id",
+            (pl.col("county").fill_null("").str.to_uppercase().str.strip_chars() + "|"
+             + pl.col("case_number").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")).alias("case_key"),
+        )
+        .group_by("person_id")
+        .agg(pl.col("case_key").unique().sort().alias("case_keys"))
+        .collect()
+    )
+
+
+def prepare_persons(
+    persons: pl.DataFrame,
+    counts: pl.DataFrame | None = None,
+    *,
+    extra_nicknames: str | None = None,
+) -> pl.DataFrame:
+    """One row per distinct person_id with the columns in PREPARED (plus the PERSON columns).
+
+    When several rows share a person_id (one person in several files) the first row in
+    (source_file, source_line) order is kept, so the result does not depend on row order.
+    `counts` (a COUNT frame) supplies each person's case keys; a `case_keys` list column already on
+    `persons` is used as it is.
+    """
+    frame = conform(persons, PERSON)
+    frame = frame.sort("person_id", "source_file", "source_line", nulls_last=True).unique(
+        "person_id", keep="first", maintain_order=True
+    )
+    if "case_keys" not in frame.columns:
+        if counts is not None and counts.height:
+            frame = frame.join(case_keys(counts), on="person_id", how="left")
+        else:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("case_keys"))
+
+    frame = frame.with_columns(
+        pl.col("person_id").alias("unique_id"),
+        _letters("first_name").alias("first_name"),
+        _letters("last_name").alias("last_name"),
+        _letters("middle_name").alias("middle_name"),
+        _digits("cii", 9).alias("cii"),
+        _digits("ssn", 9).alias("ssn"),
+        _alnum("cdl").alias("cdl"),
+        _alnum("fbi").alias("fbi"),
+        pl.col("gender").cast(pl.String).str.to_uppercase().str.slice(0, 1).alias("gender"),
+        pl.col("dob").cast(pl.Date),
+    )
+    # SSNs that cannot be real (area 000, 666 or 9xx) are typing placeholders.
+    frame = frame.with_columns(
+        pl.when(~pl.col("ssn").str.contains(r"^(000|666|9)")).then(pl.col("ssn")).alias("ssn"),
+        pl.when(pl.col("gender").is_in(["M", "F", "X"])).then(pl.col("gender")).alias("gender"),
+    )
+    # Hyphenated compound names arrive written four ways; tokens let any one of them match.
+    tokens = (
+        pl.col("last_name").str.replace_all("-", " ").str.split(" ")
+        .list.eval(pl.element().filter((pl.element().str.len_chars() > 1) & ~pl.element().is_in(PARTICLES)))
+    )
+    flat = pl.col("last_name").str.replace_all(r"[ \-]", "")
+    first_token = pl.col("first_name").str.replace_all("-", " ").str.split(" ").list.first()
+    frame = frame.with_columns(
+        flat.alias("last_name_flat"),
+        pl.when(tokens.list.len() > 0).then(tokens).otherwise(pl.concat_list(flat)).alias("last_name_tokens"),
+        first_token.alias("first_token"),
+        pl.col("middle_name").str.slice(0, 1).alias("middle_initial"),
+    )
+    groups = name_groups(extra_nicknames).rename({"name": "first_token"})
+    frame = frame.join(groups, on="first_token", how="left").with_columns(
+        pl.when(pl.col("groups").is_not_null()).then(pl.col("groups"))
+        .when(pl.col("first_token").is_not_null()).then(pl.concat_list(pl.col("first_token")))
+        .alias("first_name_groups")
+    ).drop("groups")
+
+    md = pl.col("dob").dt.strftime("%m%d")
+    dm = pl.col("dob").dt.strftime("%d%m")
+    a, b = pl.col("first_token"), pl.col("last_name_flat")
+    ia, ib = a.str.slice(0, 1), b.str.slice(0, 1)
+    frame = frame.with_columns(
+        pl.when(pl.col("first_name").is_not_null() & pl.col("last_name").is_not_null())
+        .then(pl.col("first_name") + " " + pl.col("last_name")).alias("full_name"),
+        # Order-free keys: the same for "GARCIA JOSE" and "JOSE GARCIA".
+        pl.when(a <= b).then(a + "|" + b).otherwise(b + "|" + a).alias("name_key"),
+        pl.when(ia <= ib).then(ia + ib).otherwise(ib + ia).alias("initials_key"),
+        pl.col("dob").dt.strftime("%Y%m%d").alias("dob_str"),
+        # Year plus the unordered (month, day) pair: equal for 1980-03-07 and 1980-07-03.
+        (pl.col("dob").dt.year().cast(pl.String) + pl.min_horizontal(md, dm) + pl.max_horizontal(md, dm)).alias("dob_key"),
+        pl.col("case_keys").list.drop_nulls(),
+    ).with_columns(
+        pl.when(pl.col("case_keys").list.len() > 0).then(pl.col("case_keys")).alias("case_keys"),
+    )
+    return frame.sort("unique_id")
