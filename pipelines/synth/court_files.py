@@ -74,7 +74,8 @@ def _value(field: str, fmt: str | None) -> pl.Expr:
     if field == "count_number":
         return pl.col("count_number").cast(pl.String)
     if field == "middle_name":  # separate name fields: a suffix rides with the middle name
-        return pl.concat_str(pl.col("middle_name").fill_null(""), pl.col("name_suffix").fill_null(""), separator=" ").str.strip_chars()
+        middle = pl.concat_str(pl.col("middle_name").fill_null(""), pl.col("name_suffix").fill_null(""), separator=" ").str.strip_chars()
+        return pl.when(middle != "").then(middle)
     return pl.col(field).cast(pl.String)
 
 
@@ -82,7 +83,7 @@ def _sf_unmapped() -> dict[str, pl.Expr]:
     """Values for the SF columns that carry no canonical field."""
     digits = pl.col("court_case_number").str.replace_all(r"\D", "")
     return {
-        "ind": pl.lit(""),
+        "ind": pl.lit(None, pl.String),
         "incident number": pl.concat_str(pl.lit("A"), digits.str.slice(0, 7).str.zfill(7)),
         "action number": pl.concat_str(pl.lit("M"), digits.str.slice(-5).str.zfill(5)),
         "1st filed": pl.col("filed_date").dt.strftime("%m%d%y"),
@@ -99,7 +100,7 @@ def format_rows(rows: pl.DataFrame, layout: Layout) -> tuple[list[str], pl.DataF
             continue  # a constant the reader supplies itself
         if field not in rows.columns and field not in ("name", "case_number"):
             continue  # a field the generator does not produce
-        value = _value(field, spec.format).fill_null("")
+        value = _value(field, spec.format)
         if layout.name == "sf_cms" and field == "name":
             value = value.str.pad_end(16)  # SF pads Truename to 16 characters
         if spec.start is not None:
@@ -113,7 +114,7 @@ def format_rows(rows: pl.DataFrame, layout: Layout) -> tuple[list[str], pl.DataF
         for col in SF_COLUMNS:
             key = f"col:{_norm(col)}"
             if key not in exprs:
-                exprs[key] = _sf_unmapped().get(_norm(col), pl.lit(""))
+                exprs[key] = _sf_unmapped().get(_norm(col), pl.lit(None, pl.String))
                 names[key] = col
         sf_order = [f"col:{_norm(c)}" for c in SF_COLUMNS]
         order = sf_order + [k for k in exprs if k not in sf_order]
@@ -127,7 +128,7 @@ def format_rows(rows: pl.DataFrame, layout: Layout) -> tuple[list[str], pl.DataF
             top = max(top, at)
         order = [f"idx:{i}" for i in range(top + 1)]
         for k in order:
-            exprs.setdefault(k, pl.lit(""))
+            exprs.setdefault(k, pl.lit(None, pl.String))
     else:
         order = list(exprs)
         if layout.end_marker is not None and layout.kind == "delimited":
@@ -153,20 +154,23 @@ def write_extract(rows: pl.DataFrame, layout: Layout | str | os.PathLike, base: 
             "generate generic_csv or generic_parquet and load it into the database"
         )
     header, frame = format_rows(rows, layout)
-    frame = frame.with_columns(pl.all().replace("", None))  # blank fields bare, not ""
+    # Blank fields are nulls, written bare (an empty string would be written as "").
     base.parent.mkdir(parents=True, exist_ok=True, mode=0o770)
     encoding = layout.encoding
     paths: list[Path] = []
     if layout.kind == "delimited":
         path = base.with_suffix(".csv")
         sep, quote = layout.delimiter, layout.quote_char
-        buf = io.BytesIO()
-        if layout.header:
-            quoted = [f'"{n}"' if quote and (sep in n or quote in n) else n for n in header]
-            buf.write((sep.join(quoted) + "\n").encode("utf-8"))
-        frame.write_csv(buf, separator=sep, quote_char=quote or '"', quote_style="necessary" if quote else "never",
-                        include_header=False)
-        _write_encoded(path, buf.getvalue(), encoding)
+        utf8 = encoding.replace("-", "") == "utf8"
+        with open(path, "wb") as f:
+            buf = f if utf8 else io.BytesIO()
+            if layout.header:
+                quoted = [f'"{n}"' if quote and (sep in n or quote in n) else n for n in header]
+                buf.write((sep.join(quoted) + "\n").encode("utf-8"))
+            frame.write_csv(buf, separator=sep, quote_char=quote or '"', quote_style="necessary" if quote else "never",
+                            include_header=False)
+            if not utf8:
+                f.write(buf.getvalue().decode("utf-8").encode(encoding, errors="replace"))
         paths.append(path)
     elif layout.kind == "fixed_width":
         path = base.with_suffix(".txt")

@@ -6,6 +6,7 @@ court field names. layouts.py turns this frame into a file of a given layout.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -16,19 +17,16 @@ from pipelines.synth.numbering import CaseNumbers, PersonKeys
 from pipelines.synth.population import (
     ACQUITTED,
     CONVICTED,
-    DAYS,
     FINE,
     FIRST_DAY,
     LAST_DAY,
-    MONTHS,
     NO_DAY,
     RACES,
     SUFFIXES,
-    YEARS,
     Population,
     ragged,
 )
-from pipelines.synth.tables import County, charge_table, name_tables
+from pipelines.synth.tables import County, charge_table, labels, name_tables
 
 LEVEL_LETTERS = ("F", "M", "I")
 LEVEL_WORDS = ("FEL", "MISD", "INF")
@@ -72,6 +70,38 @@ def _dates(days: np.ndarray) -> pl.Series:
     ).to_series()
 
 
+# How courts write a statute: 11357(C)HS, HS 11357(c), 11357(C) H&S, H&S11357(C), 11357(C) HS.
+STATUTE_FORMS = ("{s}{u}{c}", "{c} {s}{l}", "{s}{u} {a}", "{a}{s}{u}", "{s}{u} {c}")
+COMMENT_FORMS = (":CHRG {s}{u} {c}", "CHARGE {s}{u} {c}-{d}")
+
+
+def _swap(section: str, variant: int) -> str:
+    """A section as mistyped: variant 1 swaps the 3rd- and 2nd-last digits, 2 the last two."""
+    if variant == 0 or len(section) < 4:
+        return section
+    k = len(section) - 3 + (variant - 1)
+    return section[:k] + section[k + 1] + section[k] + section[k + 2:]
+
+
+@cache
+def _statute_texts() -> tuple[list[str], list[str], np.ndarray]:
+    """Every statute text a court writes, indexed ((charge * 3 + variant) * forms + form), every
+    charge-in-comment text, indexed ((charge * 3 + variant) * 2 + kind), and whether a mistyping
+    variant changes the section, indexed (charge * 3 + variant)."""
+    ct = charge_table()
+    statutes, comments, changed = [], [], []
+    for c in range(len(ct)):
+        code, sub, desc = ct.code[c], ct.subsection[c], ct.description[c]
+        amp = {"HS": "H&S", "BP": "B&P"}.get(code, code)
+        for v in range(3):
+            sec = _swap(ct.section[c], v)
+            changed.append(sec != ct.section[c])
+            values = {"s": sec, "u": sub, "l": sub.lower(), "c": code, "a": amp, "d": desc}
+            statutes += [f.format(**values) for f in STATUTE_FORMS]
+            comments += [f.format(**values) for f in COMMENT_FORMS]
+    return statutes, comments, np.array(changed)
+
+
 def build(
     pop: Population, cov: Coverage, cn: CaseNumbers, keys: PersonKeys, county: County, rng: np.random.Generator,
     *, noise: CourtNoise, refreshes: int = 1,
@@ -104,7 +134,7 @@ def build(
     df = pl.DataFrame({
         "l1": _strings(nt.surname_series, last1), "l2": _strings(nt.surname_series, last2),
         "first": nt.first_name_series.gather(first_idx), "nick": pl.Series(nick),
-        "mid": _strings(nt.first_name_series, middle), "suf": _strings(np.array(SUFFIXES, dtype=object), pop.suffix[person]),
+        "mid": _strings(nt.first_name_series, middle), "suf": labels(SUFFIXES, pop.suffix[person]),
         "cform": pl.Series(compound_form), "mform": pl.Series(middle_form),
     })
     df = df.with_columns(
@@ -116,10 +146,9 @@ def build(
         suffix=pl.when(pl.lit(pl.Series(u["suffix"] < 0.7))).then(pl.col("suf")),
     )
     accented = u["accent"] < noise.accent
-    df = df.with_columns(last=accent("last", accented), first=accent("first", accented))
     df = df.with_columns(
-        last=typo("last", u["typo_last"] < noise.name_typo * 0.6, rng),
-        first=typo("first", u["typo_first"] < noise.name_typo * 0.4, rng),
+        last=typo(accent(df["last"], accented), u["typo_last"] < noise.name_typo * 0.6, rng),
+        first=typo(accent(df["first"], accented), u["typo_first"] < noise.name_typo * 0.4, rng),
     )
     swap = pl.lit(pl.Series(u["swap"] < noise.swapped_names))
     df = df.with_columns(
@@ -138,7 +167,6 @@ def build(
     fbi = pop.fbi[person]
     fbi_ok = (fbi >= 0) & (u["fbi"] < 0.3)
     use_key2 = keys.court_key2.gather(person).is_not_null() & pl.Series(u["key2"] < 0.5)
-    race_codes = np.array([r[0] for r in RACES], dtype=object)
     case_df = pl.DataFrame({
         "case_number": cn.case_number.gather(cases),
         "courthouse": cn.courthouse.gather(cases),
@@ -147,8 +175,8 @@ def build(
         "last_name": df["last_name"], "first_name": df["first_name"], "middle_name": df["middle"],
         "name_suffix": df["suffix"],
         "dob": _dates(dob_written),
-        "gender": pl.Series(np.where(pop.gender[person] == 0, "M", "F")),
-        "race": pl.Series(race_codes[pop.race[person]].astype(str)),
+        "gender": labels(("M", "F"), pop.gender[person]),
+        "race": labels([r[0] for r in RACES], pop.race[person]),
         "cii_full": pl.select(pl.when(pl.lit(pl.Series(has_letter))).then(pl.lit("A") + cii_digits).otherwise(cii_digits)).to_series(),
         "ssn": pl.select(pl.when(pl.lit(pl.Series(ssn_ok))).then(
             pl.when(pl.lit(pl.Series(u["ssn_dash"] < 0.3)))
@@ -174,58 +202,24 @@ def build(
     ru = {name: rng.random(R) for name in ("cii", "cnv", "cnk", "com", "comk", "mis", "misk", "form", "formk", "disp", "rem")}
     charge = pop.charge[k]
     disp = pop.disposition[k]
-    code = ct.code[charge]
-    section = ct.section[charge]
-    sub = ct.subsection[charge]
     # Sections a hurried clerk mistypes: two adjacent digits swapped in an all-digit section.
-    miskey = (ru["mis"] < noise.miskeyed_section) & np.char.isdigit(section.astype(str)) & (np.char.str_len(section.astype(str)) >= 4)
-    rows = pl.DataFrame({
-        "_case": pl.Series(case_of_row),
-        "count_number": pl.Series((within + 1).astype(np.int32)),
-        "code": pl.Series(code.astype(str)), "section": pl.Series(section.astype(str)), "sub": pl.Series(sub.astype(str)),
-        "charge_description": pl.Series(ct.description[charge].astype(str)),
-        "level": pl.Series(pop.level[k]),
-        "offense_date": _dates(pop.arrest_date[pop.cnt_cycle[k]]),
-        "disposition_date": _dates(np.where(disp >= 0, pop.court_date[pop.cnt_cycle[k]], NO_DAY)),
-        "_miskey": pl.Series(miskey), "_misk": pl.Series(ru["misk"]),
-    })
-    rows = rows.with_columns(
-        _k=pl.col("section").str.len_chars().cast(pl.Int64) - 3 + (pl.col("_misk") * 2).floor().cast(pl.Int64),
-    )
-    sec, kk = pl.col("section"), pl.col("_k")
-    section_written = pl.when(pl.col("_miskey")).then(
-        pl.concat_str(sec.str.slice(0, kk), sec.str.slice(kk + 1, 1), sec.str.slice(kk, 1), sec.str.slice(kk + 2))
-    ).otherwise(sec)
-    amp = pl.col("code").replace({"HS": "H&S", "BP": "B&P"})
+    miskey = (ru["mis"] < noise.miskeyed_section) & ct.miskeyable[charge]
     usual = sum(map(ord, county.name)) % 5  # each court has its usual way of writing a statute
     form = np.where(ru["form"] < noise.charge_form_other, (usual + 1 + (ru["formk"] * 4).astype(np.int64)) % 5, usual)
-    rows = rows.with_columns(sw=section_written, form=pl.Series(form))
-    statute = (
-        pl.when(pl.col("form") == 0).then(pl.concat_str("sw", "sub", "code"))
-        .when(pl.col("form") == 1).then(pl.concat_str("code", pl.lit(" "), "sw", pl.col("sub").str.to_lowercase()))
-        .when(pl.col("form") == 2).then(pl.concat_str("sw", "sub", pl.lit(" "), amp))
-        .when(pl.col("form") == 3).then(pl.concat_str(amp, "sw", "sub"))
-        .otherwise(pl.concat_str("sw", "sub", pl.lit(" "), "code"))
-    )
+    statutes, comments, changed = _statute_texts()
+    variant = np.where(miskey, 1 + (ru["misk"] < 0.5), 0)
+    miskey &= changed[charge * 3 + variant]
+    variant = np.where(miskey, variant, 0)
     in_comment = ru["com"] < noise.charge_in_comment
-    comment_forms = (
-        pl.when(pl.lit(pl.Series(ru["comk"] < 0.5))).then(pl.concat_str(pl.lit(":CHRG "), "sw", "sub", pl.lit(" "), "code"))
-        .otherwise(pl.concat_str(pl.lit("CHARGE "), "sw", "sub", pl.lit(" "), "code", pl.lit("-"), "charge_description"))
+    n_forms, n_kinds = len(STATUTE_FORMS), 2
+    statute_idx = (charge * 3 + variant) * n_forms + form
+    see_comment = len(statutes)  # the extra entry "SEE COMMENT"
+    charge_idx = np.where(in_comment, np.where(ru["comk"] < 0.25, see_comment, -1), statute_idx)
+    comment_idx = np.where(
+        in_comment, (charge * 3 + variant) * n_kinds + (ru["comk"] >= 0.5),
+        np.where(ru["rem"] < 0.02, len(comments) + (ru["rem"] * 1000).astype(np.int64) % len(REMARKS), -1),
     )
-    remark = _strings(np.array(REMARKS, dtype=object),
-                      np.where(ru["rem"] < 0.02, (ru["rem"] * 1000).astype(np.int64) % len(REMARKS), -1))
     level_words = sum(map(ord, county.name)) % 2 == 1
-    rows = rows.with_columns(
-        statute=statute,
-        in_comment=pl.Series(in_comment),
-        charge_level=pl.col("level").replace_strict([0, 1, 2], list(LEVEL_WORDS if level_words else LEVEL_LETTERS),
-                                                    return_dtype=pl.String),
-    ).with_columns(
-        charge=pl.when(pl.col("in_comment")).then(
-            pl.when(pl.lit(pl.Series(ru["comk"] < 0.25))).then(pl.lit("SEE COMMENT")).otherwise(pl.lit(None, pl.String))
-        ).otherwise(pl.col("statute")),
-        comment=pl.when(pl.col("in_comment")).then(comment_forms).otherwise(pl.lit(remark)),
-    )
 
     # Dispositions as the court writes them.
     table = CONVICTION_DISPOSITIONS + DISMISSAL_DISPOSITIONS + PLEA_DISPOSITIONS + ACQUITTAL_DISPOSITIONS
@@ -239,52 +233,58 @@ def build(
     ):
         which[sel] = start + np.minimum((ru["disp"][sel] * len(group)).astype(np.int64), len(group) - 1)
         start += len(group)
-    codes = _strings(np.array([t[0] for t in table], dtype=object), which)
-    texts = _strings(np.array([t[1] for t in table], dtype=object), which)
-    place = pop.sent_place[k]
-    length = pop.sent_length[k]
-    unit = pop.sent_unit[k]
     # The court's row carries the first sentence part (custody where there is one); a fine has no length.
-    main_len = np.where((place[:, 0] >= 0) & (place[:, 0] != FINE), length[:, 0], -1)
-    main_unit = unit[:, 0]
-    rows = rows.with_columns(
-        disposition_code=codes, disposition=texts,
-        sentence_length=pl.select(pl.when(pl.lit(pl.Series(main_len >= 0))).then(pl.lit(pl.Series(main_len)).cast(pl.String))).to_series(),
-        sentence_unit=pl.select(pl.when(pl.lit(pl.Series(main_len >= 0))).then(
-            pl.lit(pl.Series(main_unit)).replace_strict([DAYS, MONTHS, YEARS, -1], ["D", "M", "Y", None], return_dtype=pl.String))).to_series(),
-    )
-
-    # Join the defendant columns; CII only on some rows; the case number now and then in another form.
-    out = rows.join(case_df, on="_case", how="left", maintain_order="left")
-    cnv = pl.Series(ru["cnv"] < noise.case_number_variant)
-    letters = pl.col("case_number").str.extract(r"^([A-Z]+)", 1)
-    out = out.with_columns(
-        court_case_number=pl.when(pl.lit(cnv)).then(
-            pl.when(pl.lit(pl.Series(ru["cnk"] < 0.5)) & letters.is_not_null())
-            .then(pl.concat_str(letters, pl.lit(" "), pl.col("case_number").str.slice(letters.str.len_chars())))
-            .otherwise(pl.col("case_number").str.to_lowercase())
-        ).otherwise(pl.col("case_number")),
-        cii=pl.when(pl.lit(pl.Series(ru["cii"] >= noise.cii_missing))).then(pl.col("cii_full")),
-        county=pl.lit(county.name),
-    )
+    place0 = pop.sent_place[k, 0]
+    main_len = np.where((place0 >= 0) & (place0 != FINE), pop.sent_length[k, 0], -1)
+    main_unit = np.where(main_len >= 0, pop.sent_unit[k, 0], -1)
 
     # Refreshes: K extracts whose filed-date windows overlap (each later one re-reads the end of
-    # the previous window).
+    # the previous window); a row in two windows is the same row in both files.
     span = (LAST_DAY + 1 - FIRST_DAY) / max(refreshes, 1)
     overlap = max(365.0, span * 0.25)
     filed = cn.filed_date[cases][case_of_row]
+    # An extract lists cases in filing order, charges in count order.
+    order = np.lexsort((within, cases[case_of_row], filed))
     parts, windows = [], []
     for r in range(max(refreshes, 1)):
         lo = FIRST_DAY if r == 0 else int(FIRST_DAY + r * span - overlap)
         hi = LAST_DAY if r == refreshes - 1 else int(FIRST_DAY + (r + 1) * span) - 1
         if r == 0:
             lo = min(lo, int(filed.min(initial=FIRST_DAY)))
-        sel = (filed >= lo) & (filed <= hi)
-        parts.append(np.flatnonzero(sel))
+        parts.append(order[(filed[order] >= lo) & (filed[order] <= hi)])
         windows.append((str(np.datetime64(lo, "D")), str(np.datetime64(hi, "D"))))
     extract = np.concatenate([np.full(len(p), i, dtype=np.int16) for i, p in enumerate(parts)])
-    take = np.concatenate(parts)
+    t = np.concatenate(parts)  # unique row -> file rows
 
+    rows = pl.concat([
+        pl.DataFrame({
+            "count_number": pl.Series((within[t] + 1).astype(np.int32)),
+            "charge": labels([*statutes, "SEE COMMENT"], charge_idx[t]),
+            "comment": labels([*comments, *REMARKS], comment_idx[t]),
+            "charge_level": labels(LEVEL_WORDS if level_words else LEVEL_LETTERS, pop.level[k[t]]),
+            "charge_description": ct.text("description", charge[t]),
+            "offense_date": _dates(pop.arrest_date[pop.cnt_cycle[k[t]]]),
+            "disposition_date": _dates(np.where(disp[t] >= 0, pop.court_date[pop.cnt_cycle[k[t]]], NO_DAY)),
+            "disposition_code": labels([d[0] for d in table], which[t]),
+            "disposition": labels([d[1] for d in table], which[t]),
+            "sentence_length": pl.Series(main_len[t]).cast(pl.String),
+            "sentence_unit": labels(("D", "M", "Y"), main_unit[t]),
+            "_cnv": ru["cnv"][t] < noise.case_number_variant, "_cnk": ru["cnk"][t], "_cii": ru["cii"][t] >= noise.cii_missing,
+        }),
+        case_df[case_of_row[t]],
+    ], how="horizontal").with_columns(sentence_length=pl.when(pl.col("sentence_length") != "-1").then(pl.col("sentence_length")))
+
+    # CII only on some rows; the case number now and then in another form.
+    letters = pl.col("case_number").str.extract(r"^([A-Z]+)", 1)
+    rows = rows.with_columns(
+        court_case_number=pl.when(pl.col("_cnv")).then(
+            pl.when((pl.col("_cnk") < 0.5) & letters.is_not_null())
+            .then(pl.concat_str(letters, pl.lit(" "), pl.col("case_number").str.slice(letters.str.len_chars())))
+            .otherwise(pl.col("case_number").str.to_lowercase())
+        ).otherwise(pl.col("case_number")),
+        cii=pl.when(pl.col("_cii")).then(pl.col("cii_full")),
+        county=pl.lit(county.name),
+    )
     columns = [
         "court_case_number", "courthouse", "count_number", "person_key", "last_name", "first_name", "middle_name",
         "name_suffix", "dob", "gender", "race", "cii", "ssn", "dl_number", "fbi", "charge", "charge_level",
@@ -293,15 +293,16 @@ def build(
     ]
     truth = pl.DataFrame({
         "extract": pl.Series(extract),
-        "true_person_uid": pl.Series(pop.person_uid[person][case_of_row][take]),
-        "cycle": pl.Series(cases[case_of_row][take]),
-        "count": pl.Series(k[take]),
-        "true_case_number": cn.case_number.gather(cases[case_of_row][take]),
-        "count_number": pl.Series((within + 1).astype(np.int32)[take]),
-        "charge_index": pl.Series(charge[take]),
-        "charge_miskeyed": pl.Series(miskey[take]),
-        "charge_in_comment": pl.Series(in_comment[take]),
+        "true_person_uid": pl.Series(pop.person_uid[person][case_of_row][t]),
+        "cycle": pl.Series(cases[case_of_row][t]),
+        "count": pl.Series(k[t]),
+        "true_case_number": cn.case_number.gather(cases[case_of_row][t]),
+        "count_number": pl.Series((within + 1).astype(np.int32)[t]),
+        "charge_index": pl.Series(charge[t]),
+        "charge_miskeyed": pl.Series(miskey[t]),
+        "charge_in_comment": pl.Series(in_comment[t]),
+        "person_key": rows["person_key"],
     })
-    body = out.select([*columns, "_dob_kind", "_nickname", "_swapped", "_compound_form"])[take]
-    return CourtView(rows=body.select(columns), truth=pl.concat([truth, body.select(pl.exclude(columns))], how="horizontal"),
-                     windows=windows)
+    body = rows.select("_dob_kind", "_nickname", "_swapped", "_compound_form")
+    return CourtView(rows=rows.select(columns), truth=pl.concat([truth, body], how="horizontal"), windows=windows)
+

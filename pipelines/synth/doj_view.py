@@ -10,6 +10,7 @@ two parts take two rows with the same CNT_ORDER.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -33,7 +34,7 @@ from pipelines.synth.population import (
     YEARS,
     Population,
 )
-from pipelines.synth.tables import County, charge_table, counties, name_tables
+from pipelines.synth.tables import County, charge_table, counties, labels, name_tables
 
 ARREST, COURT, REGISTRATION, DEATH = 0, 1, 2, 3
 STEP_DESCR = ("ARREST/DETAINED/CITED", "COURT ACTION", "REGISTRATION", "DECEASED")
@@ -61,6 +62,20 @@ class DojView:
     rows: pl.DataFrame  # the 95 columns, all strings, in file order
     counts: pl.DataFrame  # one row per court-action count: cycle, count, subject_id, cnt_order (for the truth)
     subjects: pl.DataFrame  # subject_id -> person uid
+
+
+@cache
+def _offense_texts() -> tuple[list[str], list[str]]:
+    """OFFENSE_DESCR texts indexed (charge * 2 + spaced): "11357(C)HS-POSSESS MARIJUANA" or
+    "11357(C) HS-POSSESS MARIJUANA"; comment texts indexed (charge * 2 + kind): the offense
+    text or ":CHRG 11357(C) HS"."""
+    ct = charge_table()
+    offenses, comments = [], []
+    for c in range(len(ct)):
+        sec, sub, code, desc = ct.section[c], ct.subsection[c], ct.code[c], ct.description[c]
+        offenses += [f"{sec}{sub}{code}-{desc}", f"{sec}{sub} {code}-{desc}"]
+        comments += [f"{sec}{sub} {code}-{desc}", f":CHRG {sec}{sub} {code}"]
+    return offenses, comments
 
 
 def build(
@@ -153,36 +168,34 @@ def build(
     nick, nick_ok = pick_nickname(pop.first, u["nick"] < 0.5, rng)
     first2 = pl.select(pl.when(pl.lit(pl.Series(nick_ok))).then(pl.lit(pl.Series(nick))).otherwise(pl.lit(first))).to_series()
     last2_written = pl.select(pl.when(pl.lit(has2)).then(pl.lit(l1)).otherwise(pl.lit(last))).to_series()
-    alias = pl.DataFrame({"l": last2_written, "f": first2}).with_columns(
-        l=typo("l", (u["typo"] < 0.3) & ~nick_ok, rng),
-    ).select(pl.concat_str("l", pl.lit(","), "f")).to_series()
+    alias = pl.DataFrame({"l": typo(last2_written, (u["typo"] < 0.3) & ~nick_ok, rng), "f": first2}).select(
+        pl.concat_str("l", pl.lit(","), "f")).to_series()
     dob2 = np.where(u["dob"] < 0.2, pop.dob + 1, pop.dob).astype(np.int32)  # another agency's off-by-one DOB
 
     inches = np.where(pop.gender == 0, 64 + u["hgt"] * 12, 59 + u["hgt"] * 11).astype(np.int64)
     cii_digits = pl.Series(pop.cii).cast(pl.String)
     cii = pl.select(pl.when(pl.lit(pl.Series(pop.cii_letter))).then("A" + pl.lit(cii_digits)).otherwise(pl.lit(cii_digits))).to_series()
-    cii2 = pl.Series(pop.cii2).cast(pl.String)
-    race_code = pl.Series([r[0] for r in RACES]).gather(pop.race)
-    race_descr = pl.Series([r[1] for r in RACES]).gather(pop.race)
-    persons = pl.DataFrame({
-        "person": np.arange(P),
-        "SUBJECT_ID": keys.subject_id, "SUBJECT_ID2": keys.subject_id2,
-        "PRI_NAME": pri_name, "PRI_NAME2": alias,
-        "CII": cii, "CII2": cii2,
-        "DOB": pl.Series(pop.dob).cast(pl.Date).dt.strftime("%Y%m%d"),
-        "DOB2": pl.Series(dob2).cast(pl.Date).dt.strftime("%Y%m%d"),
-        "dob_day": pop.dob,
-        "GENDER": np.where(pop.gender == 0, "M", "F"),
-        "RACE_CODE": race_code, "RACE_DESCR": race_descr,
+    person_cols = pl.DataFrame({
+        "GENDER": labels(("M", "F"), pop.gender),
         "PRI_SSN": pl.select(pl.when(pl.lit(pl.Series(pop.ssn >= 0))).then(pl.lit(pl.Series(pop.ssn)).cast(pl.String).str.zfill(9))).to_series(),
         "PRI_CDL": pl.select(pl.when(pl.lit(pl.Series(pop.dl >= 0))).then("A" + pl.lit(pl.Series(pop.dl)).cast(pl.String).str.zfill(7))).to_series(),
         "FBI_NUMBER": pl.select(pl.when(pl.lit(pl.Series(pop.fbi >= 0))).then(pl.lit(pl.Series(pop.fbi)).cast(pl.String).str.zfill(9))).to_series(),
-        "HEIGHT": (inches // 12 * 100 + inches % 12).astype(str),  # 510 = 5 ft 10 in
-        "WEIGHT": (120 + (u["wgt"] * 140).astype(np.int64)).astype(str),
-        "EYE_COLOR_CODE": np.where(u["eye"] < 0.8, "BRO", np.where(u["eye"] < 0.9, "HAZ", "BLU")),
-        "HAIR_COLOR_CODE": np.where(u["hair"] < 0.85, "BLK", "BRO"),
-        "POB_NAME": np.where(pop.race == 0, np.where(u["pob"] < 0.4, "MEXICO", "CALIFORNIA"), np.where(u["pob"] < 0.85, "CALIFORNIA", "TEXAS")),
+        "RACE_CODE": labels([r[0] for r in RACES], pop.race), "RACE_DESCR": labels([r[1] for r in RACES], pop.race),
+        "EYE_COLOR_CODE": labels(("BRO", "HAZ", "BLU"), np.select([u["eye"] < 0.8, u["eye"] < 0.9], [0, 1], 2)),
+        "HAIR_COLOR_CODE": labels(("BLK", "BRO"), (u["hair"] >= 0.85).astype(np.int64)),
+        "HEIGHT": pl.Series(inches // 12 * 100 + inches % 12).cast(pl.String),  # 510 = 5 ft 10 in
+        "WEIGHT": pl.Series(120 + (u["wgt"] * 140).astype(np.int64)).cast(pl.String),
+        "POB_NAME": labels(("MEXICO", "CALIFORNIA", "TEXAS"), np.where(
+            pop.race == 0, np.where(u["pob"] < 0.4, 0, 1), np.where(u["pob"] < 0.85, 1, 2))),
+        "dob_day": pop.dob,
     })
+    # One row per possible subject: person p's first record at 2p, its second at 2p + 1.
+    subject_cols = pl.DataFrame({
+        "SUBJECT_ID": pl.concat([keys.subject_id, keys.subject_id2]),
+        "CII_NUMBER": pl.concat([cii, pl.Series(pop.cii2).cast(pl.String)]),
+        "PRI_NAME": pl.concat([pri_name, alias]),
+        "PRI_DOB": pl.concat([pl.Series(pop.dob), pl.Series(dob2)]).cast(pl.Date).dt.strftime("%Y%m%d"),
+    })[np.concatenate([np.arange(P), np.arange(P) + P]).reshape(2, P).T.ravel()]
 
     # ---- count columns -------------------------------------------------------------------
     safe_k = np.maximum(count, 0)
@@ -198,41 +211,46 @@ def build(
     disp = np.where(wrong, CONVICTED, disp)
     is_can = ct.is_cannabis[charge] & (count >= 0)
 
-    ct_code = pl.Series(list(ct.code), dtype=pl.String)
-    ct_sec = pl.Series(list(ct.section), dtype=pl.String)
-    ct_sub = pl.Series(list(ct.subsection), dtype=pl.String)
-    ct_desc = pl.Series(list(ct.description), dtype=pl.String)
     county_names = pl.Series([c.name for c in all_counties])
     county_codes = pl.Series([c.code for c in all_counties])
     # Another cannabis section for the "comment names a different section" quirk.
     can_idx = np.flatnonzero(ct.is_cannabis & (ct.era == 2))
-    other_can = can_idx[(ru["other"] * 1000).astype(np.int64) % len(can_idx)]
+    pick = rng.integers(0, len(can_idx), n)
+    other_can = can_idx[pick]
+    other_can = np.where(other_can == charge, can_idx[(pick + 1) % len(can_idx)], other_can)
 
+    # Offense and comment texts from a table per charge (no string building per row).
+    offenses, comments = _offense_texts()
+    court = kind == COURT
+    see = court & (ru["see"] < noise.see_comment)
+    blank = court & ~see & (ru["blank"] < noise.blank_offense)
+    other = court & is_can & ~see & ~blank & (ru["other"] < noise.comment_other_section)
+    registration_text, see_text = len(offenses), len(offenses) + 1
+    offense_idx = np.select(
+        [kind == REGISTRATION, kind == DEATH, see, blank], [registration_text, -1, see_text, -1],
+        charge * 2 + (ru["form"] < 0.15),
+    )
+    comment_idx = np.select(
+        [see | blank, other], [charge * 2 + (ru["see"] >= noise.see_comment / 2), other_can * 2], -1,
+    )
     df = pl.DataFrame({
         "person": person, "kind": kind, "count": count, "cycle": cycle, "subject2": subject2,
         "CNT_ORDER": cnt_order,
         "CYC_ORDER": cycle_no.astype(np.int64), "STP_ORDER": step_no.astype(np.int64),
         "event": event, "cycle_date": cycle_date,
-        "code": ct_code.gather(charge), "sec": ct_sec.gather(charge), "sub": ct_sub.gather(charge), "desc": ct_desc.gather(charge),
-        "other_sec": ct_sec.gather(other_can), "other_sub": ct_sub.gather(other_can), "other_desc": ct_desc.gather(other_can),
+        "OFFENSE_DESCR": labels([*offenses, "290 PC-REGISTRATION OF SEX OFFENDER", "SEE COMMENT FOR CHARGE"], offense_idx),
+        "COMMENT_TEXT": labels(comments, comment_idx),
+        "charge_field": labels(("comment", "comment_other_section", "offense"), np.select([see | blank, other], [0, 1], 2)),
         "level": level, "disp": disp, "place": place, "length": length, "unit": unit, "sent_part": sent_part,
-        "plea": pop.plea_dismissal[safe_k] & (kind == COURT),
         "is_can": is_can,
         "STP_ORI_CNTY_NAME": county_names.gather(cyc_county), "STP_ORI_CNTY_CODE": county_codes.gather(cyc_county),
         "case_ofn": cn.doj_form.gather(np.maximum(cycle, 0)),
-        "u_form": ru["form"], "u_see": ru["see"], "u_blank": ru["blank"], "u_other": ru["other"], "u_dd": ru["dd"],
-        "u_cs": ru["cs"], "u_ofn": ru["ofn"], "u_arr": ru["arr"],
+        "u_dd": ru["dd"], "u_cs": ru["cs"], "u_ofn": ru["ofn"], "u_arr": ru["arr"],
     })
-    df = df.join(persons, on="person", how="left", maintain_order="left")
+    df = pl.concat([df, subject_cols[subject_key], person_cols[person]], how="horizontal")
 
     court = pl.col("kind") == COURT
-    offense = pl.concat_str(
-        "sec", "sub", pl.when(pl.col("u_form") < 0.15).then(pl.lit(" ")).otherwise(pl.lit("")), "code", pl.lit("-"), "desc",
-    )
-    other_offense = pl.concat_str("other_sec", "other_sub", pl.lit(" "), "code", pl.lit("-"), "other_desc")
-    see = court & (pl.col("u_see") < noise.see_comment)
-    blank = court & ~see & (pl.col("u_blank") < noise.blank_offense)
-    other = court & pl.col("is_can") & ~see & ~blank & (pl.col("u_other") < noise.comment_other_section)
+    blank_col = pl.lit(None, pl.String)  # written as an empty field
     convicted = pl.col("disp") == CONVICTED
     dismissed_descr = (
         pl.when(pl.col("u_dd") < 0.6).then(pl.lit("DISMISSED/CHARGE DROPPED"))
@@ -240,11 +258,11 @@ def build(
     )
     first_place = pl.col("place")
     disp_descr = (
-        pl.when(pl.col("kind") == ARREST).then(pl.when(pl.col("u_arr") < 0.05).then(pl.lit("REL/TOT OTHER JURIS/AUTH")).otherwise(pl.lit("")))
-        .when(~court).then(pl.lit(""))
+        pl.when(pl.col("kind") == ARREST).then(pl.when(pl.col("u_arr") < 0.05).then(pl.lit("REL/TOT OTHER JURIS/AUTH")))
+        .when(~court).then(blank_col)
         .when(convicted).then(
             pl.when((first_place == FINE) | (first_place < 0)).then(pl.lit("CONVICTED"))
-            .otherwise(pl.lit("CONVICTED-") + first_place.replace_strict(PLACE_DESCR, default="", return_dtype=pl.String))
+            .otherwise(pl.lit("CONVICTED-") + first_place.replace_strict(PLACE_DESCR, default=None, return_dtype=pl.String))
         )
         .when(pl.col("disp") == ACQUITTED).then(pl.lit("ACQUITTED"))
         .otherwise(dismissed_descr)
@@ -253,7 +271,6 @@ def build(
     conv_stat = (
         pl.when(court & convicted & ~((pl.col("level") == 0) & (pl.col("u_cs") < noise.blank_conv_stat)))
         .then(pl.col("level").replace_strict(dict(enumerate(LEVEL_DESCR)), return_dtype=pl.String))
-        .otherwise(pl.lit(""))
     )
     has_sentence = court & convicted & (pl.col("place") >= 0)
     with_length = has_sentence & (pl.col("place") != FINE)
@@ -262,7 +279,6 @@ def build(
     ofn = (
         pl.when(pl.col("kind") == ARREST).then(booking.cast(pl.String))
         .when(court & (pl.col("u_ofn") >= noise.missing_ofn)).then(pl.col("case_ofn"))
-        .otherwise(pl.lit(""))
     )
     date = pl.col("event").cast(pl.Date).dt.strftime("%Y%m%d")
     ori = (
@@ -270,17 +286,12 @@ def build(
         .when(pl.col("kind") == DEATH).then(pl.lit("CACORONER ") + pl.col("STP_ORI_CNTY_NAME"))
         .otherwise(pl.lit("CASO ") + pl.col("STP_ORI_CNTY_NAME"))
     )
-    blank_col = pl.lit("")
     values: dict[str, pl.Expr] = {
         "REQ_SEG_SEP": pl.lit("#"),
-        "SUBJECT_ID": pl.when(pl.col("subject2")).then(pl.col("SUBJECT_ID2")).otherwise(pl.col("SUBJECT_ID")),
-        "REQ_CII_NUMBER": pl.when(pl.col("subject2")).then(pl.col("CII2")).otherwise(pl.col("CII")),
-        "CII_NUMBER": pl.when(pl.col("subject2")).then(pl.col("CII2")).otherwise(pl.col("CII")),
-        "PRI_NAME": pl.when(pl.col("subject2")).then(pl.col("PRI_NAME2")).otherwise(pl.col("PRI_NAME")),
-        "GENDER": pl.col("GENDER"),
-        "PRI_DOB": pl.when(pl.col("subject2")).then(pl.col("DOB2")).otherwise(pl.col("DOB")),
-        "PRI_SSN": pl.col("PRI_SSN").fill_null(""), "PRI_CDL": pl.col("PRI_CDL").fill_null(""),
-        "FBI_NUMBER": pl.col("FBI_NUMBER").fill_null(""),
+        "SUBJECT_ID": pl.col("SUBJECT_ID"),
+        "REQ_CII_NUMBER": pl.col("CII_NUMBER"), "CII_NUMBER": pl.col("CII_NUMBER"),
+        "PRI_NAME": pl.col("PRI_NAME"), "GENDER": pl.col("GENDER"), "PRI_DOB": pl.col("PRI_DOB"),
+        "PRI_SSN": pl.col("PRI_SSN"), "PRI_CDL": pl.col("PRI_CDL"), "FBI_NUMBER": pl.col("FBI_NUMBER"),
         "RACE_CODE": pl.col("RACE_CODE"), "RACE_DESCR": pl.col("RACE_DESCR"),
         "EYE_COLOR_CODE": pl.col("EYE_COLOR_CODE"), "HAIR_COLOR_CODE": pl.col("HAIR_COLOR_CODE"),
         "HEIGHT": pl.col("HEIGHT"), "WEIGHT": pl.col("WEIGHT"), "POB_NAME": pl.col("POB_NAME"),
@@ -294,45 +305,28 @@ def build(
         "CNT_ORDER": pl.col("CNT_ORDER"),
         "DISP_DATE": pl.when((pl.col("kind") == ARREST) | court).then(date).otherwise(blank_col),
         "OFN": ofn,
-        "OFFENSE_DESCR": (
-            pl.when(pl.col("kind") == REGISTRATION).then(pl.lit("290 PC-REGISTRATION OF SEX OFFENDER"))
-            .when(pl.col("kind") == DEATH).then(blank_col)
-            .when(see).then(pl.lit("SEE COMMENT FOR CHARGE"))
-            .when(blank).then(blank_col)
-            .otherwise(offense)
-        ),
+        "OFFENSE_DESCR": pl.col("OFFENSE_DESCR"),
         "OFFENSE_TOC": pl.when(pl.col("kind") <= COURT).then(level_letter).otherwise(blank_col),
         "DISP_DESCR": disp_descr,
         "CONV_STAT_DESCR": conv_stat,
         "SENT_SEG_SEP": pl.lit("#"),
         "SENT_ORDER": pl.when(has_sentence).then((pl.col("sent_part") + 1).cast(pl.String)).otherwise(blank_col),
-        "SENT_LOC_CODE": pl.when(has_sentence).then(pl.col("place").replace_strict(PLACE_CODE, default="", return_dtype=pl.String)).otherwise(blank_col),
-        "SENT_LOC_DESCR": pl.when(has_sentence).then(pl.col("place").replace_strict(PLACE_DESCR, default="", return_dtype=pl.String)).otherwise(blank_col),
+        "SENT_LOC_CODE": pl.when(has_sentence).then(pl.col("place").replace_strict(PLACE_CODE, default=None, return_dtype=pl.String)).otherwise(blank_col),
+        "SENT_LOC_DESCR": pl.when(has_sentence).then(pl.col("place").replace_strict(PLACE_DESCR, default=None, return_dtype=pl.String)).otherwise(blank_col),
         "SENT_LENGTH": pl.when(with_length).then(pl.col("length").cast(pl.String)).otherwise(blank_col),
-        "SENT_TIME_CODE": pl.when(with_length).then(pl.col("unit").replace_strict(UNIT_CODE, default="", return_dtype=pl.String)).otherwise(blank_col),
-        "SENT_TIME_DESCR": pl.when(with_length).then(pl.col("unit").replace_strict(UNIT_DESCR, default="", return_dtype=pl.String)).otherwise(blank_col),
+        "SENT_TIME_CODE": pl.when(with_length).then(pl.col("unit").replace_strict(UNIT_CODE, default=None, return_dtype=pl.String)).otherwise(blank_col),
+        "SENT_TIME_DESCR": pl.when(with_length).then(pl.col("unit").replace_strict(UNIT_DESCR, default=None, return_dtype=pl.String)).otherwise(blank_col),
         "CYC_AGE": ((pl.col("cycle_date") - pl.col("dob_day")).cast(pl.Float64) / 365.25).floor().cast(pl.Int64).cast(pl.String),
-        "COMMENT_TEXT": (
-            pl.when(see | blank).then(pl.when(pl.col("u_see") < noise.see_comment / 2).then(offense)
-                                      .otherwise(pl.concat_str(pl.lit(":CHRG "), "sec", "sub", pl.lit(" "), "code")))
-            .when(other).then(other_offense)
-            .otherwise(blank_col)
-        ),
+        "COMMENT_TEXT": pl.col("COMMENT_TEXT"),
         "END_OF_REC": pl.lit("#"),
     }
     rows = df.select([values.get(c, blank_col).alias(c) for c in DOJ_COLUMNS])
     counts = df.with_row_index("row").filter(court & (pl.col("sent_part") == 0)).select(
-        "row", "cycle", "count", "person", "subject2",
-        pl.when(pl.col("subject2")).then(pl.col("SUBJECT_ID2")).otherwise(pl.col("SUBJECT_ID")).alias("subject_id"),
+        "row", "cycle", "count", "person", "subject2", pl.col("SUBJECT_ID").alias("subject_id"),
         "CNT_ORDER", "is_can",
         pl.col("disp").replace_strict({CONVICTED: "convicted", ACQUITTED: "acquitted"}, default="dismissed",
                                       return_dtype=pl.String).alias("doj_disposition"),
-        pl.when(see | blank).then(pl.lit("comment")).when(other).then(pl.lit("comment_other_section")).otherwise(pl.lit("offense")).alias("charge_field"),
+        "charge_field",
     )
-    subjects = pl.concat([
-        persons.filter(pl.Series(in_doj)).select(pl.col("SUBJECT_ID").alias("subject_id"), "person"),
-        persons.filter(pl.Series(in_doj) & pl.col("SUBJECT_ID2").is_not_null()).select(pl.col("SUBJECT_ID2").alias("subject_id"), "person"),
-    ])
-    present = rows.select(pl.col("SUBJECT_ID").unique())
-    subjects = subjects.join(present, left_on="subject_id", right_on="SUBJECT_ID", how="semi")
+    subjects = df.select(pl.col("SUBJECT_ID").alias("subject_id"), "person").unique("subject_id", keep="first").sort("subject_id")
     return DojView(rows=rows, counts=counts, subjects=subjects)

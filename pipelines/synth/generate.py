@@ -141,6 +141,8 @@ def generate_county(
     report("DOJ file", 0.35)
     doj = doj_view.build(pop, cov, cn, keys, c, rng_doj, noise=doj_noise)
     doj_paths = _write_doj(doj.rows, out, slug, doj_files, doj_header)
+    doj_rows = doj.rows.height
+    doj.rows = pl.DataFrame()  # written; free the memory before the court view
 
     report("court extract", 0.6)
     court = court_view.build(pop, cov, cn, keys, c, rng_court, noise=court_noise, refreshes=refreshes)
@@ -152,6 +154,8 @@ def generate_county(
         written = court_files.write_extract(court.rows[sel], layout, out / "court" / f"extract_{i + 1:02d}")
         court_paths += written
         files_meta += [(p.name, lo, hi) for p in written]
+    court_rows = court.rows.height
+    court.rows = pl.DataFrame()
 
     report("ground truth", 0.85)
     tables = truth.build(pop, cov, cn, c, doj, court, files_meta)
@@ -174,7 +178,7 @@ def generate_county(
     missed = int(can["doj_missed"].sum())
     return GeneratedCounty(
         county=c.name, out=out, doj_files=doj_paths, court_files=court_paths, court_layout=layout.name,
-        truth_files=truth_paths, doj_rows=doj.rows.height, court_rows=court.rows.height, persons=pop.n_persons,
+        truth_files=truth_paths, doj_rows=doj_rows, court_rows=court_rows, persons=pop.n_persons,
         doj_subjects=doj.subjects.height, court_cases=int(cases["in_court_extract"].sum()), cannabis_cases=can.height,
         doj_missed_cannabis_cases=missed, doj_missed_share=missed / can.height if can.height else 0.0,
         extract_windows=list(court.windows),
@@ -194,9 +198,8 @@ def _write_doj(rows: pl.DataFrame, out: Path, slug: str, n_files: int, header: b
     size = -(-rows.height // n_files) if rows.height else 0
     for i in range(n_files):
         p = out / f"{slug}_doj_{i + 1:02d}.dat"
-        # Blank fields are written bare (not as ""), as DOJ writes them.
-        part = rows.slice(i * size, size).with_columns(pl.all().replace("", None))
-        part.write_csv(p, include_header=header, quote_style="necessary")
+        # Blank fields are nulls, so they are written bare (not as ""), as DOJ writes them.
+        rows.slice(i * size, size).write_csv(p, include_header=header, quote_style="necessary")
         os.chmod(p, 0o660)
         paths.append(p)
     return paths

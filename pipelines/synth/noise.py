@@ -16,8 +16,6 @@ import polars as pl
 from pipelines.synth.population import NO_DAY
 from pipelines.synth.tables import ACCENTED
 
-_LETTERS = np.array(list(string.ascii_uppercase), dtype=object)
-
 
 @dataclass(frozen=True)
 class CourtNoise:
@@ -54,34 +52,35 @@ class CourtNoise:
         )
 
 
-def typo(col: str, mask: np.ndarray, rng: np.random.Generator) -> pl.Expr:
-    """One typing error in `col` where `mask`: drop, substitute, transpose or double a letter."""
-    n = len(mask)
-    u_pos = pl.Series(rng.random(n))
-    u_op = pl.Series(rng.random(n))
-    letter = pl.Series(_LETTERS[rng.integers(0, 26, n)].astype(str))
-    c = pl.col(col)
+def typo(values: pl.Series, mask: np.ndarray, rng: np.random.Generator) -> pl.Series:
+    """`values` with one typing error where `mask` (drop, substitute, transpose or double a
+    letter); names shorter than 3 letters are left alone. Only the masked rows are computed."""
+    idx = np.flatnonzero(mask)
+    n = len(idx)
+    sub = pl.DataFrame({
+        "v": values.gather(idx), "u_pos": rng.random(n), "u_op": rng.random(n),
+        "letter": pl.Series(list(string.ascii_uppercase)).gather(rng.integers(0, 26, n)),
+    })
+    c = pl.col("v")
     length = c.str.len_chars()
-    k = (pl.lit(u_pos) * (length - 1).clip(lower_bound=1)).floor().cast(pl.Int64)  # 0 .. len-2
+    k = (pl.col("u_pos") * (length - 1).clip(lower_bound=1)).floor().cast(pl.Int64)  # 0 .. len-2
     head = c.str.slice(0, k)
-    dropped = pl.concat_str(head, c.str.slice(k + 1))
-    substituted = pl.concat_str(head, pl.lit(letter), c.str.slice(k + 1))
-    transposed = pl.concat_str(head, c.str.slice(k + 1, 1), c.str.slice(k, 1), c.str.slice(k + 2))
-    doubled = pl.concat_str(head, c.str.slice(k, 1), c.str.slice(k))
     edited = (
-        pl.when(pl.lit(u_op) < 0.3).then(dropped)
-        .when(pl.lit(u_op) < 0.6).then(substituted)
-        .when(pl.lit(u_op) < 0.85).then(transposed)
-        .otherwise(doubled)
+        pl.when(pl.col("u_op") < 0.3).then(pl.concat_str(head, c.str.slice(k + 1)))  # dropped
+        .when(pl.col("u_op") < 0.6).then(pl.concat_str(head, pl.col("letter"), c.str.slice(k + 1)))  # substituted
+        .when(pl.col("u_op") < 0.85).then(pl.concat_str(head, c.str.slice(k + 1, 1), c.str.slice(k, 1), c.str.slice(k + 2)))
+        .otherwise(pl.concat_str(head, c.str.slice(k, 1), c.str.slice(k)))  # doubled
     )
-    return pl.when(pl.lit(pl.Series(mask)) & (length >= 3)).then(edited).otherwise(c)
+    new = sub.select(pl.when(length >= 3).then(edited).otherwise(c)).to_series()
+    return values.clone().scatter(idx, new) if n else values
 
 
-def accent(col: str, mask: np.ndarray) -> pl.Expr:
-    """Spanish names with their accents (PEÑA for PENA) where `mask`."""
-    c = pl.col(col)
-    accented = c.replace(list(ACCENTED), list(ACCENTED.values()))
-    return pl.when(pl.lit(pl.Series(mask))).then(accented).otherwise(c)
+def accent(values: pl.Series, mask: np.ndarray) -> pl.Series:
+    """`values` with Spanish names written with their accents (PEÑA for PENA) where `mask`."""
+    idx = np.flatnonzero(mask & values.is_in(list(ACCENTED)).fill_null(False).to_numpy())
+    if not len(idx):
+        return values
+    return values.clone().scatter(idx, values.gather(idx).replace(list(ACCENTED), list(ACCENTED.values())))
 
 
 def pick_nickname(first_idx: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -56,6 +56,16 @@ def _read_csv(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(lines))
 
 
+def labels(values: list[str] | tuple[str, ...], idx: np.ndarray) -> pl.Series:
+    """The strings `values[idx]` as a Polars series, null where idx < 0 (fast: a native gather)."""
+    table = pl.Series(list(values), dtype=pl.String)
+    idx = np.asarray(idx)
+    out = table.gather(np.maximum(idx, 0))
+    if (idx < 0).any():
+        out = pl.select(pl.when(pl.lit(pl.Series(idx >= 0))).then(out)).to_series()
+    return out
+
+
 def _probabilities(weights: np.ndarray) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     return w / w.sum()
@@ -164,6 +174,15 @@ class ChargeTable:
         mask = (self.category == CATEGORIES.index(category)) & (self.era == ERAS.index(era))
         idx = np.flatnonzero(mask)
         return idx, _probabilities(self.weight[idx])
+
+    def text(self, column: str, idx: np.ndarray) -> pl.Series:
+        """A text column of the table ("code", "section", "subsection", "description") at `idx`."""
+        return pl.Series(list(getattr(self, column)), dtype=pl.String).gather(idx)
+
+    @property
+    def miskeyable(self) -> np.ndarray:
+        """Sections a clerk can mistype by swapping two digits: all digits, at least 4."""
+        return np.array([s.isdigit() and len(s) >= 4 for s in self.section])
 
     @property
     def is_cannabis(self) -> np.ndarray:

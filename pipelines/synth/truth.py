@@ -13,10 +13,8 @@ from pipelines.synth.court_view import CourtView
 from pipelines.synth.coverage import Coverage
 from pipelines.synth.doj_view import DojView
 from pipelines.synth.numbering import CaseNumbers
-from pipelines.synth.population import ACQUITTED, CONVICTED, NO_COURT, Population
-from pipelines.synth.tables import County, charge_table, counties
-
-DISPOSITION_NAMES = {CONVICTED: "convicted", ACQUITTED: "acquitted", NO_COURT: None}
+from pipelines.synth.population import Population
+from pipelines.synth.tables import County, charge_table, counties, labels
 
 TRUTH_README = """# Ground truth of a generated county
 
@@ -93,6 +91,22 @@ def _true_person_id(county: County, uid: pl.Expr) -> pl.Expr:
     return pl.lit(county.code + ":") + uid.cast(pl.String).str.zfill(9)
 
 
+def _normalized(numbers: pl.Series) -> pl.Series:
+    """The normalized case numbers (pipelines.normalize.case_numbers) of the true numbers.
+
+    The generator issues numbers already in normalized form (upper case, no blanks, suffix
+    ``-NN``), so they are used as they are; a sample is checked against the normalizer so that a
+    change to its rules cannot silently break the truth.
+    """
+    step = max(1, len(numbers) // 5000)
+    sample = numbers.gather_every(step).drop_nulls()
+    normalized = pl.select(normalize_case_number(pl.lit(sample))).to_series()
+    if not (normalized == sample).all():
+        bad = sample.filter(normalized != sample).head(3).to_list()
+        raise RuntimeError(f"generated case numbers are not in normalized form (e.g. {bad}); update pipelines/synth/numbering.py")
+    return numbers
+
+
 def build(
     pop: Population, cov: Coverage, cn: CaseNumbers, county: County, doj: DojView, court: CourtView,
     court_files: list[tuple[str, str, str]],
@@ -104,7 +118,7 @@ def build(
     C = len(pop.cyc_person)
 
     # ---- persons -----------------------------------------------------------------------------
-    court_keys = court.rows.select("person_key").with_columns(uid=court.truth["true_person_uid"]).unique()
+    court_keys = court.truth.select("person_key", uid="true_person_uid").unique()
     persons = pl.concat([
         doj.subjects.select(
             pl.concat_str(pl.lit("doj:"), "subject_id").alias("person_id"), pl.lit("doj").alias("source"),
@@ -125,27 +139,26 @@ def build(
         doj.counts.select("cycle", "subject_id", pl.col("CNT_ORDER").str.slice(0, 6).alias("cs")).unique("cycle", keep="first")
         .select("cycle", pl.concat_str(pl.lit("doj:"), "subject_id", pl.lit(":"), "cs").alias("doj_case_id"))
     )
-    level_letter = np.array(["F", "M", "I"])
     most_serious = np.full(C, 2, dtype=np.int8)
     np.minimum.at(most_serious, pop.cnt_cycle, pop.level)
     interesting = np.flatnonzero(cov.county_case | (pop.has_court & cov.doj_court & cov.in_doj[pop.cyc_person]))
     names = [c.name for c in counties()]
     cases = pl.DataFrame({
         "cycle": interesting,
-        "county": pl.Series(np.array(names, dtype=object)[pop.cyc_county[interesting]].astype(str)),
+        "county": labels(names, pop.cyc_county[interesting]),
         "true_case_number": cn.case_number.gather(interesting),
         "uid": uid.gather(pop.cyc_person[interesting]),
         "filed_date": pl.Series(cn.filed_date[interesting]).cast(pl.Date),
         "disposition_date": pl.Series(pop.court_date[interesting]).cast(pl.Date),
-        "case_level": pl.Series(level_letter[most_serious[interesting]]),
+        "case_level": labels(("F", "M", "I"), most_serious[interesting]),
         "has_cannabis": cov.has_cannabis[interesting],
         "in_court_extract": cov.county_case[interesting] & ~cov.purged[interesting],
         "in_doj": cov.doj_court[interesting] & cov.in_doj[pop.cyc_person[interesting]],
         "doj_missed": cov.doj_missed[interesting],
         "doj_ofn": cn.doj_form.gather(interesting),
     }).join(doj_cases, on="cycle", how="left")
-    cases = cases.with_columns(
-        court_case_id=pl.concat_str(pl.lit("court:"), "county", pl.lit(":"), normalize_case_number(pl.col("true_case_number"))),
+    cases = cases.with_columns(normalized=_normalized(cases["true_case_number"])).with_columns(
+        court_case_id=pl.concat_str(pl.lit("court:"), "county", pl.lit(":"), "normalized"),
         true_person_id=_true_person_id(county, pl.col("uid")),
         doj_ofn=pl.when(pl.col("in_doj")).then(pl.col("doj_ofn")),
     )
@@ -163,15 +176,16 @@ def build(
     disp = pop.disposition[k]
     counts = pl.DataFrame({
         "count": k,
+        "cycle": cyc,
         "uid": uid.gather(pop.cyc_person[cyc]),
-        "county": pl.Series(np.array(names, dtype=object)[pop.cyc_county[cyc]].astype(str)),
+        "county": labels(names, pop.cyc_county[cyc]),
         "true_case_number": cn.case_number.gather(cyc),
         "count_number": pop.cnt_no[k],
-        "code": pl.Series(list(ct.code), dtype=pl.String).gather(pop.charge[k]),
-        "section": pl.Series(list(ct.section), dtype=pl.String).gather(pop.charge[k]),
-        "subsection": pl.Series(list(ct.subsection), dtype=pl.String).gather(pop.charge[k]),
-        "level": pl.Series(level_letter[pop.level[k]]),
-        "disposition": pl.Series(np.where(disp == CONVICTED, "convicted", np.where(disp == ACQUITTED, "acquitted", "dismissed"))),
+        "code": ct.text("code", pop.charge[k]),
+        "section": ct.text("section", pop.charge[k]),
+        "subsection": ct.text("subsection", pop.charge[k]),
+        "level": labels(("F", "M", "I"), pop.level[k]),
+        "disposition": labels(("convicted", "dismissed", "acquitted"), np.maximum(disp, 0)),
         "plea_dismissal": pop.plea_dismissal[k],
         "disposition_date": pl.Series(pop.court_date[cyc]).cast(pl.Date),
         "in_county": pop.cyc_county[cyc] == target,
@@ -180,13 +194,11 @@ def build(
     })
     counts = (
         counts.join(court_counts, on="count", how="left").join(doj_counts, on="count", how="left")
+        .join(cases.select("cycle", "court_case_id"), on="cycle", how="left")
         .with_columns(in_court=pl.col("charge_miskeyed").is_not_null())
         .filter(pl.col("in_court") | pl.col("doj_count_id").is_not_null())
     )
-    court_id = pl.concat_str(
-        pl.lit("court:"), "county", pl.lit(":"), normalize_case_number(pl.col("true_case_number")), pl.lit(":"),
-        pl.col("count_number").cast(pl.String),
-    )
+    court_id = pl.concat_str("court_case_id", pl.lit(":"), pl.col("count_number").cast(pl.String))
     counts = counts.with_columns(
         court_count_id=pl.when(pl.col("in_court")).then(court_id),
         classification=pl.when(pl.col("in_court") & pl.col("doj_count_id").is_not_null()).then(pl.lit("matched"))
@@ -198,16 +210,16 @@ def build(
         .when((pl.col("doj_disposition") == "convicted") & (pl.col("disposition") != "convicted"))
         .then(pl.lit("dismissed in court")),
         true_person_id=_true_person_id(county, pl.col("uid")),
-    ).select(
+    ).sort("count").select(
         "court_count_id", "doj_count_id", "classification", "reason", "true_person_id", "county", "true_case_number",
         "count_number", "code", "section", "subsection", "level", "disposition", "plea_dismissal", "disposition_date",
         "doj_disposition", pl.col("charge_miskeyed").alias("court_charge_miskeyed"),
         pl.col("charge_in_comment").alias("court_charge_in_comment"), "doj_charge_field",
-    ).sort("county", "true_case_number", "count_number")
+    )
 
-    cases = cases.select(
+    cases = cases.sort("cycle").select(
         "county", "true_case_number", "court_case_id", "true_person_id", "filed_date", "disposition_date", "case_level",
         "has_cannabis", "in_court_extract", "in_doj", "doj_missed", "doj_case_id", "doj_ofn",
-    ).sort("county", "true_case_number")
+    )
     extracts = pl.DataFrame(court_files, schema={"file": pl.String, "first_filed": pl.String, "last_filed": pl.String}, orient="row")
     return {"persons": persons, "cases": cases, "counts": counts, "extracts": extracts}
