@@ -131,6 +131,7 @@ def options_policy_yaml(options: EligibilityOptions, *, source: str = "eligibili
     for s in base.dismiss:
         out += [
             f"  - id: dismiss_{_section_id(s)}",
+            f"    description: Every felony HS {s} conviction is dismissed (baseline choice).",
             f"    when: {{convicted_of: [{_statute(s)}]}}",
             "    tally: section",
             f"    then: {{determination: Eligible for Dismissal, reason: Dismiss all HS {s} convictions}}",
@@ -138,6 +139,7 @@ def options_policy_yaml(options: EligibilityOptions, *, source: str = "eligibili
     if extra.subjectUnder21AtConviction:
         out += [
             "  - id: under_21_at_conviction",
+            "    description: The person was not yet 21 when convicted.",
             "    when: {under_age_at_conviction: 21}",
             "    then: {determination: Eligible for Dismissal, reason: 21 years or younger}",
         ]
@@ -145,6 +147,7 @@ def options_policy_yaml(options: EligibilityOptions, *, source: str = "eligibili
         n = extra.subjectAgeThreshold
         out += [
             f"  - id: age_{n}_or_older",
+            f"    description: The person has had their {n}th birthday by the compute-at date.",
             f"    when: {{reached_age: {n}}}",
             f'    then: {{determination: Eligible for Dismissal, reason: "{n} years or older"}}',
         ]
@@ -152,6 +155,7 @@ def options_policy_yaml(options: EligibilityOptions, *, source: str = "eligibili
         n = extra.yearsSinceConvictionThreshold
         out += [
             f"  - id: conviction_{n}_or_more_years_ago",
+            f"    description: The conviction is at least {n} years old on the compute-at date.",
             f"    when: {{conviction_at_least_years_ago: {n}}}",
             f"    then: {{determination: Eligible for Dismissal, reason: Conviction occurred {n} or more years ago}}",
         ]
@@ -159,24 +163,28 @@ def options_policy_yaml(options: EligibilityOptions, *, source: str = "eligibili
         n = extra.yearsCrimeFreeThreshold
         out += [
             f"  - id: no_conviction_in_{n}_years",
+            f"    description: No conviction of any kind in the {n} years before the compute-at date.",
             f"    when: {{no_conviction_within_years: {n}}}",
             f"    then: {{determination: Eligible for Dismissal, reason: No convictions in the past {n} years}}",
         ]
     if extra.subjectHasOnlyProp64Charges:
         out += [
             "  - id: only_cannabis_convictions",
+            "    description: Every conviction on the person's record is a cannabis conviction.",
             "    when: only_cannabis_convictions",
             "    then: {determination: Eligible for Dismissal, reason: Only has 11357-60 charges}",
         ]
     if extra.subjectIsDeceased:
         out += [
             "  - id: deceased",
+            "    description: The record shows the person died.",
             "    when: deceased",
             "    then: {determination: Eligible for Dismissal, reason: Individual is deceased}",
         ]
     for s in base.reduce:
         out += [
             f"  - id: reduce_{_section_id(s)}",
+            f"    description: Every remaining felony HS {s} conviction is reduced to a misdemeanor.",
             f"    when: {{convicted_of: [{_statute(s)}]}}",
             "    tally: section",
             f"    then: {{determination: Eligible for Reduction, reason: Reduce all HS {s} convictions}}",

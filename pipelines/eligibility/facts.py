@@ -195,7 +195,8 @@ def conviction_facts_lazy(
         .join(_other_cannabis_in_comment(conv), on="count_id", how="left")
         .with_columns(pl.col("other_cannabis_sections_in_comment").fill_null([]))
     )
-    return facts.select(*FACTS)
+    # Record order (DOJ input order), so the same inputs give the same bytes.
+    return facts.select(*FACTS).sort(["row_index", "person_id", "conviction_date", "count_id"], nulls_last=True)
 
 
 def _years(start: pl.Expr, end: pl.Expr) -> pl.Expr:

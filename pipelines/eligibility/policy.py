@@ -390,10 +390,9 @@ def parse_policy(text: str, *, source: str = "<policy>", parameters: dict[str, A
     except ValidationError as e:
         err = e.errors()[0]
         line = _line_of(raw, err["loc"])
-        loc = ".".join(str(x) for x in err["loc"])
         more = f" (and {len(e.errors()) - 1} more problem(s))" if len(e.errors()) > 1 else ""
         raise ConfigError(
-            f"{source}, line {line}: {loc}: {err['msg']} (got {err.get('input')!r}){more}"
+            f"{source}, line {line}: {_where(raw, err['loc'])}: {err['msg']} (got {err.get('input')!r}){more}"
         ) from None
 
     values = {k: p.default for k, p in model.parameters.items()}
@@ -434,6 +433,17 @@ def parse_policy(text: str, *, source: str = "<policy>", parameters: dict[str, A
         parameter_descriptions={k: " ".join(p.description.split()) for k, p in model.parameters.items()},
         applies_to=applies_to, rules=tuple(rules), recall_while_serving=model.recall_while_serving, text=text,
     )
+
+
+def _where(raw: Any, loc: tuple) -> str:
+    """A pydantic location in words: ("rules", 1, "then", "determination") -> "rule 2 (otherwise): then.determination"."""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rules = raw.get("rules") if isinstance(raw, dict) else None
+        rule = rules[loc[1]] if isinstance(rules, list) and loc[1] < len(rules) else None
+        name = f" ({rule['id']})" if isinstance(rule, dict) and "id" in rule else ""
+        rest = ".".join(str(x) for x in loc[2:])
+        return f"rule {loc[1] + 1}{name}" + (f": {rest}" if rest else "")
+    return ".".join(str(x) for x in loc) or "policy"
 
 
 def _reason_template(template: str, params: dict[str, Any], where: str) -> tuple[str, tuple[str, ...]]:

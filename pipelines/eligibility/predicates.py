@@ -234,7 +234,8 @@ _register(
         "superstrike_before_conviction",
         "A super strike conviction (PC 667(e)(2)(C)(iv), statutes.yaml) is on the record before "
         "this conviction.",
-        ("superstrikes_on_record",), lambda p, c: _col("superstrike_before_conviction"),
+        ("superstrike_before_conviction", "superstrikes_on_record"),
+        lambda p, c: _col("superstrike_before_conviction"),
         example="superstrike_before_conviction", group="record",
     ),
     Predicate(
@@ -247,7 +248,7 @@ _register(
         "pc290_before_conviction",
         "A conviction requiring sex-offender registration (PC 290), or a PC 290 registration, is "
         "on the record before this conviction.",
-        ("pc290_offenses_on_record", "pc290_registration"),
+        ("pc290_before_conviction", "pc290_offenses_on_record", "pc290_registration"),
         lambda p, c: _col("pc290_before_conviction"),
         example="pc290_before_conviction", group="record",
     ),
