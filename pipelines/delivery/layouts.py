@@ -8,6 +8,7 @@ dismissal). Adding a court is adding a file; nothing in Python changes.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipelines import model
 from pipelines.errors import AutoclearError, ConfigError
 
-LAYOUT_DIR = Path(__file__).resolve().parents[2] / "config" / "delivery"
+LAYOUT_DIR = Path(__file__).resolve().parents[2] / "config" / "delivery"  # the shipped layouts
 DEFAULT_LAYOUT = "delimited"
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Control characters would break a record apart in a delimited or fixed-width file.
@@ -110,16 +111,28 @@ class DeliveryLayout(BaseModel):
         return sum(f.width or 0 for f in self.fields) if self.kind == "fixed_width" else None
 
 
+def layout_dirs() -> list[Path]:
+    """Where layouts are looked up by name: ``$AUTOCLEAR_CONFIG_DIR/delivery`` first, then the shipped ones."""
+    dirs = []
+    if os.environ.get("AUTOCLEAR_CONFIG_DIR"):
+        dirs.append(Path(os.environ["AUTOCLEAR_CONFIG_DIR"]) / "delivery")
+    dirs.append(LAYOUT_DIR)
+    return dirs
+
+
 def load_layout(name_or_path: str | Path | DeliveryLayout | None = None) -> DeliveryLayout:
     """A layout by name (``config/delivery/<name>.yaml``) or by path to a YAML file."""
     if isinstance(name_or_path, DeliveryLayout):
         return name_or_path
     ref = str(name_or_path or DEFAULT_LAYOUT)
     if _PLAIN_NAME.match(ref) and not ref.endswith((".yaml", ".yml")):
-        path = LAYOUT_DIR / f"{ref}.yaml"
+        dirs = layout_dirs()
+        path = next((d / f"{ref}.yaml" for d in dirs if (d / f"{ref}.yaml").is_file()), dirs[-1] / f"{ref}.yaml")
         if not path.is_file():
-            known = ", ".join(sorted(p.stem for p in LAYOUT_DIR.glob("*.yaml"))) or "none"
-            raise ConfigError(f"delivery layout {ref!r} not found in {LAYOUT_DIR} (known: {known})")
+            known = ", ".join(sorted({p.stem for d in dirs for p in d.glob("*.yaml")})) or "none"
+            raise ConfigError(
+                f"delivery layout {ref!r} not found in {', '.join(map(str, dirs))} (known: {known})"
+            )
     else:
         path = Path(ref)
         if not path.is_file():
