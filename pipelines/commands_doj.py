@@ -160,7 +160,7 @@ def policy_show(
     except ConfigError as e:
         Console(stderr=True).print(f"[red]error[/red] {e}")
         raise typer.Exit(1) from None
-    Console().print(p.describe(), markup=False, highlight=False)
+    typer.echo(p.describe())
 
 
 @policy_app.command("check")

@@ -1,0 +1,248 @@
+"""The incumbent-compatible layer: formats, options files, summary, the `autoclear doj` command."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.compat import gogen
+from pipelines.compat.options import options_policy_yaml, policy_from_options, read_options
+from pipelines.eligibility import determine, load_policy
+from pipelines.eligibility.examples import convicted, person, records
+from pipelines.eligibility.facts import conviction_facts
+from pipelines.errors import ConfigError
+
+AT = date(2019, 11, 11)
+ROOT = Path(__file__).resolve().parents[1]
+OPTIONS = {
+    "baselineEligibility": {"dismiss": ["11357", "11358"], "reduce": ["11359", "11360"]},
+    "additionalRelief": {"subjectUnder21AtConviction": True, "subjectAgeThreshold": 57,
+                         "yearsSinceConvictionThreshold": 10, "subjectIsDeceased": True,
+                         "subjectHasOnlyProp64Charges": True},
+}
+
+
+def test_years_are_printed_like_go_percent_one_f():
+    days = pl.DataFrame({"d": list(range(-800, 40_000))})
+    ours = days.select(gogen._years_text(pl.col("d"))).to_series().to_list()
+    go_like = [f"{(d * 24) / (24 * 365.25):.1f}" for d in days["d"]]
+    assert ours == go_like
+    assert days.select(gogen._years_text(pl.lit(None, dtype=pl.Int64))).item() == "-1.0"
+
+
+@pytest.mark.parametrize(("offense", "comment", "flagged"), [
+    ("11358 HS-CULTIVATE", "11359 - other", True),           # different section
+    ("466 PC-SOMETHING", "11358 - in comment", True),        # offense names none
+    ("11358 HS-CULTIVATE", "11358 - same", False),
+    ("11357(B) HS-POSSESS", "11357(D) - other side", True),  # (a)/(b) versus (c)/(d)
+    ("11357(C) HS-POSSESS", "11357(D) - same side", False),
+    ("11357 HS-POSSESS", "11357(A) HS", True),               # subsection only in the comment
+    ("SEE COMMENT FOR CHARGE", "11359 HS", False),           # the comment is the charge
+    ("", "11359 HS", False),
+    ("11359 HS", "", False),
+])
+def test_possible_other_p64_charges(offense, comment, flagged):
+    got = pl.select(gogen.possible_other_p64_charges(pl.lit(offense), pl.lit(comment))).item()
+    assert got == (comment if flagged else "")
+
+
+def test_options_file_becomes_the_shipped_configurable_policy():
+    parsed, _ = read_options(OPTIONS)
+    text = options_policy_yaml(parsed, source="eligibility_options.json")
+    assert (ROOT / "pipelines" / "eligibility" / "policies" / "configurable.yaml").read_text() == text
+    p = policy_from_options(OPTIONS)
+    assert [r.id for r in p.rules][:3] == ["misdemeanor_or_infraction", "dismiss_11357", "dismiss_11358"]
+
+
+def test_options_without_extra_relief_and_crime_free():
+    p = policy_from_options({"baselineEligibility": {"dismiss": ["11357"], "reduce": []},
+                             "additionalRelief": {"yearsCrimeFreeThreshold": 5}})
+    assert [r.id for r in p.rules] == ["misdemeanor_or_infraction", "dismiss_11357", "no_conviction_in_5_years",
+                                       "otherwise"]
+    assert p.rules[2].reason == "No convictions in the past 5 years"
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"additionalRelief": {"subjectAgeThreshold": 30}}, "SubjectAgeThreshold should be between 40 and 65, or 0"),
+    ({"additionalRelief": {"yearsSinceConvictionThreshold": 20}}, "between 1 and 15"),
+    ({"additionalRelief": {"subjectAgeTreshold": 50}}, "subjectAgeTreshold"),
+    ({"baselineEligibility": {"dismiss": ["11364"]}}, "not one of the cannabis sections"),
+    ({"baselineEligibility": {"dismiss": ["11357"], "reduce": ["11357"]}}, "can never apply"),
+])
+def test_bad_options_are_explained(options, message):
+    with pytest.raises(ConfigError, match=message):
+        policy_from_options(options)
+
+
+def test_options_file_json_error_names_the_line(tmp_path):
+    path = tmp_path / "opts.json"
+    path.write_text('{\n  "baselineEligibility": {\n    "dismiss": [11357,]\n  }\n}\n')
+    with pytest.raises(ConfigError, match=r"opts.json, line 3: not valid JSON"):
+        policy_from_options(path)
+
+
+def test_summary_counts_people_and_uses_compute_at_for_seven_years():
+    counts, persons = records({
+        "a": person("1960-01-01", convicted("2014-01-01", "HS 11359", level="M")),     # dismissed, recent
+        "b": person("1970-01-01", convicted("2012-06-01", "HS 11359"),                  # reduced, not dismissed
+                    convicted("2001-01-01", "PC 459", level="M")),
+        "c": person("1980-01-01", convicted("2010-01-01", "HS 11358"), convicted("2015-01-01", "PC 459")),
+        "d": person("1980-01-01", convicted("2010-01-01", "HS 11358", county="YOLO")),
+    })
+    policy = policy_from_options(OPTIONS)
+    facts = conviction_facts(counts, persons, county="LOS ANGELES", compute_at=AT)
+    decided = determine(counts, persons, policy=policy, county="LOS ANGELES", compute_at=AT)
+    s = gogen.summary(county="LOS ANGELES", facts=facts, determinations=decided, policy=policy,
+                      compute_at=AT, line_count=counts.height)
+    assert s["earliestConviction"] == "2010-01-01T00:00:00Z" and s["lineCount"] == 6
+    assert s["prop64ConvictionsCountInCountyByCodeSection"] == {"11358": 1, "11359": 2}
+    assert s["subjectsWithProp64ConvictionCountInCounty"] == 3
+    assert (s["prop64FelonyConvictionsCountInCounty"], s["prop64NonFelonyConvictionsCountInCounty"]) == (2, 1)
+    assert s["reliefWithCurrentEligibilityChoices"] == {
+        "CountSubjectsNoConviction": 1,            # a; b keeps the burglary, c too, d is not decided here
+        "CountSubjectsNoConvictionLast7Years": 1,  # a; b has none since 2012-11-11; c's 2015 burglary stays
+        "CountSubjectsNoFelony": 1,                # b (11359 reduced); a had no felony; c keeps a felony
+    }
+    assert s["reliefWithDismissAllProp64"] == {
+        "CountSubjectsNoConviction": 1, "CountSubjectsNoConvictionLast7Years": 1, "CountSubjectsNoFelony": 1,
+    }
+    assert s["convictionDismissalCountByCodeSection"] == {"11357": 0, "11358": 1}
+    assert s["convictionReductionCountByCodeSection"] == {"11359": 1, "11360": 0}
+    assert s["convictionDismissalCountByAdditionalRelief"] == {}
+    assert s["subjectsWithSomeReliefCount"] == 3
+    assert json.loads(gogen.summary_json(s)) == s
+
+
+def test_error_file_format():
+    assert json.loads(gogen.error_json([("a.dat", "PARSING", "bad")])) == {
+        "a.dat": {"errorType": "PARSING", "errorMessage": "bad"}}
+
+
+# ---------------------------------------------------------------------------------------------
+# The command.
+def write_doj(path: Path, n_people: int = 3, cycle: int = 1) -> Path:
+    """A small DOJ file (95 columns): per person a felony 11359 and a misdemeanor burglary."""
+    from pipelines.model import DOJ_COLUMNS
+
+    rows = []
+    for i in range(n_people):
+        base = dict.fromkeys(DOJ_COLUMNS, "")
+        base.update(SUBJECT_ID=f"S{i}", PRI_NAME=f"DOE{i},JOHN", PRI_DOB="19600101", STP_ORI_CNTY_NAME="YOLO",
+                    STP_TYPE_DESCR="COURT ACTION", OFN=f"CASE{i}")
+        rows.append({**base, "CNT_ORDER": f"{cycle:03d}001001000", "STP_EVENT_DATE": "19900101",
+                     "OFFENSE_DESCR": "11359 HS-POSSESS FOR SALE", "DISP_DESCR": "CONVICTED-PROBATION",
+                     "CONV_STAT_DESCR": "FELONY"})
+        rows.append({**base, "CNT_ORDER": f"{cycle + 1:03d}001001000", "STP_EVENT_DATE": "19950101",
+                     "OFFENSE_DESCR": "459 PC-BURGLARY", "DISP_DESCR": "CONVICTED-JAIL",
+                     "CONV_STAT_DESCR": "MISDEMEANOR", "SENT_LENGTH": "30", "SENT_TIME_CODE": "D"})
+    pl.DataFrame(rows).select(DOJ_COLUMNS).write_csv(path)
+    return path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, ["doj", *args])
+
+
+def test_command_writes_every_file_with_suffix_and_is_deterministic(tmp_path):
+    src = write_doj(tmp_path / "yolo.dat")
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"out{k}"
+        r = invoke("--input-doj", str(src), "--county", "YOLO", "--compute-at", "2019-11-11",
+                   "--policy", "statute", "--outputs", str(out), "--file-name-suffix", "run1", "--quiet")
+        assert r.exit_code == 0, r.output
+        outs.append(out)
+    names = sorted(p.name for p in outs[0].iterdir())
+    assert names == sorted(["All_Results_run1.csv", "All_Results_Condensed_run1.csv", "Prop64_Results_run1.csv",
+                            "gogen_run1.json", "Determinations_run1.csv", "Explanations_run1.csv",
+                            "Quarantine_run1.csv", "Policy_Used_run1.yaml", "autoclear_run_run1.json"])
+    for name in names:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+        assert (outs[0] / name).stat().st_mode & 0o007 == 0, f"{name} is world-readable"
+    results = pl.read_csv(outs[0] / "All_Results_run1.csv", infer_schema=False)
+    assert results.height == 6 and results.columns[95:] == list(gogen.ELIGIBILITY_COLUMNS)
+    prop64 = pl.read_csv(outs[0] / "Prop64_Results_run1.csv", infer_schema=False)
+    assert prop64["Eligibility Determination"].to_list() == ["Eligible for Reduction"] * 3
+    assert prop64["Date of Conviction"].to_list() == ["01/01/1990"] * 3
+    assert prop64["Years Since Any Conviction"].to_list() == ["24.9"] * 3
+    determinations = pl.read_csv(outs[0] / "Determinations_run1.csv", infer_schema=False)
+    assert determinations["relief"].to_list() == ["redesignate_misdemeanor"] * 3
+    assert determinations["explanation"].str.contains("APPLIES").all()
+
+
+def test_command_failure_writes_the_error_file_and_exits_1(tmp_path):
+    r = invoke("--input-doj", str(tmp_path / "missing.dat"), "--county", "YOLO", "--compute-at", "2019-11-11",
+               "--policy", "statute", "--outputs", str(tmp_path / "out"))
+    assert r.exit_code == 1
+    err = json.loads((tmp_path / "out" / "gogen.err").read_text())
+    ((file, body),) = err.items()
+    assert file.endswith("missing.dat") and body["errorType"] == "OTHER" and "no such file" in body["errorMessage"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--compute-at", "11/11/2019", "--policy", "statute"], "invalid --compute-at date"),
+    (["--compute-at", "2019-11-11"], "exactly one of --eligibility-options"),
+    (["--compute-at", "2019-11-11", "--policy", "statute", "--eligibility-options", "x.json"], "exactly one"),
+    (["--compute-at", "2019-11-11", "--policy", "nowhere"], "no policy named 'nowhere'"),
+    (["--compute-at", "2019-11-11", "--policy", "los_angeles", "--param", "age=old"], "must be int"),
+])
+def test_command_option_errors(tmp_path, args, message):
+    src = write_doj(tmp_path / "yolo.dat")
+    r = invoke("--input-doj", str(src), "--county", "YOLO", *args, "--outputs", str(tmp_path / "out"))
+    assert r.exit_code == 1
+    err = json.loads((tmp_path / "out" / "gogen.err").read_text())
+    assert message in err[""]["errorMessage"]
+
+
+def test_command_quarantines_malformed_rows_or_fails_in_strict_mode(gogen_fixtures, tmp_path):
+    bad = gogen_fixtures / "parsing" / "bad_field_count.csv"
+    r = invoke("--input-doj", str(bad), "--county", "SACRAMENTO", "--compute-at", "2019-11-11",
+               "--policy", "configurable", "--outputs", str(tmp_path / "q"), "--quiet")
+    assert r.exit_code == 0, r.output
+    quarantine = pl.read_csv(tmp_path / "q" / "Quarantine.csv", infer_schema=False)
+    assert quarantine.height == 37 and set(quarantine["reason"]) == {"field_count"}  # every row has 94 fields
+    run = json.loads((tmp_path / "q" / "autoclear_run.json").read_text())
+    assert run["rows"]["read"] == run["rows"]["accepted"] + run["rows"]["quarantined"]
+    r = invoke("--input-doj", str(bad), "--county", "SACRAMENTO", "--compute-at", "2019-11-11",
+               "--policy", "configurable", "--outputs", str(tmp_path / "s"), "--strict")
+    assert r.exit_code == 1
+    err = json.loads((tmp_path / "s" / "gogen.err").read_text())
+    ((file, body),) = err.items()
+    assert file.endswith("bad_field_count.csv") and body["errorType"] == "PARSING"
+    assert "line" in body["errorMessage"] and "fields" in body["errorMessage"]
+
+
+def test_several_input_files_are_one_history(tmp_path):
+    a = write_doj(tmp_path / "a.dat", 2)
+    b = write_doj(tmp_path / "b.dat", 1, cycle=3)
+    r = invoke("--input-doj", f"{a},{b}", "--county", "YOLO", "--compute-at", "2019-11-11",
+               "--policy", "los_angeles", "--outputs", str(tmp_path / "o"), "--quiet")
+    assert r.exit_code == 0, r.output
+    results = pl.read_csv(tmp_path / "o" / "All_Results.csv", infer_schema=False)
+    assert results.height == 6
+    # S0 appears in both files: one person with both files' convictions.
+    counts = results.filter(pl.col("Eligibility Determination") != "")["# of convictions on record"].to_list()
+    assert counts == ["4", "2", "4"]
+
+
+def test_policy_cli_show_check_and_convert(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["policy", "show", "los_angeles", "--param", "age=55"])
+    assert r.exit_code == 0 and "55 years or older" in r.output
+    r = runner.invoke(app, ["policy", "list"])
+    assert r.exit_code == 0 and "sacramento" in r.output
+    opts = tmp_path / "eligibility_options.json"
+    opts.write_text(json.dumps(OPTIONS))
+    r = runner.invoke(app, ["policy", "from-options", str(opts), "--out", str(tmp_path / "p.yaml")])
+    assert r.exit_code == 0
+    assert load_policy(tmp_path / "p.yaml").name == "configurable"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nversion: '1'\nrules:\n  - id: a\n    when: felon\n    then: {determination: Hand Review, reason: r}\n")
+    r = runner.invoke(app, ["policy", "check", str(bad)])
+    assert r.exit_code == 1 and "line 5" in r.output
