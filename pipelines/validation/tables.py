@@ -1,0 +1,571 @@
+"""The tables Great Expectations validates, computed from a checkpoint's frames with Polars.
+
+A suite file's `derived` section says what each computed column means; this module computes
+them. Three rules keep validation fast and confidential:
+
+- A table holds only the columns its expectations read, in types pandas and GX handle quickly
+  (booleans, categoricals, Int64, Float64, datetime64[ns]); no long strings, so GX's batch
+  fingerprint and the ``to_pandas`` copy stay cheap.
+- Checks that span frames (conservation, exactly-once classification, coverage) become
+  per-row booleans or counts here; GX then decides pass or fail and counts the failing rows.
+- Personal data (names, dates of birth, CII, SSN) never reaches GX: only "is present" /
+  "is well formed" booleans do, so neither results, Data Docs nor logs can show it.
+
+Each table keeps the ids of its rows beside it (count_id, person_id, file:line, ...), so failing
+rows are reported by our ids only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from pipelines import model
+from pipelines.config import CA_COUNTIES
+from pipelines.validation.suites import SuiteSpec
+
+Frame = pl.DataFrame | pl.LazyFrame
+
+# The cannabis sections Prop 64 changed (pipelines/eligibility/statutes.yaml, list "cannabis"). A
+# count whose code could not be read still counts on the section, as eligibility does.
+CANNABIS_SECTIONS = ("11357", "11358", "11359", "11360")
+ACTIONS = model.DELIVERY_ACTIONS
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """What a checkpoint needs to know about the run besides its frames.
+
+    Built from the ``context`` dict given to ``run_checkpoint``: ``compute_at`` (date or ISO
+    string), ``county`` (any spelling; kept as the DOJ name, upper case), ``run_id``,
+    ``case_number_pattern`` (regex, delivery), ``expected_rows`` (delivery: int, or dict by
+    action), ``max_row_ids`` (failing row ids reported per expectation, default 20) and
+    ``build_docs`` (default True).
+    """
+
+    compute_at: dt.date | None = None
+    county: str | None = None
+    run_id: str | None = None
+    case_number_pattern: str | None = None
+    expected_rows: int | Mapping[str, int] | None = None
+    max_row_ids: int = 20
+    build_docs: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, context: Mapping[str, Any]) -> ValidationContext:
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        values = {k: v for k, v in context.items() if k in known}
+        extra = {k: v for k, v in context.items() if k not in known}
+        at = values.get("compute_at")
+        if isinstance(at, str):
+            values["compute_at"] = dt.date.fromisoformat(at)
+        elif isinstance(at, dt.datetime):
+            values["compute_at"] = at.date()
+        if values.get("county"):
+            values["county"] = " ".join(str(values["county"]).replace("_", " ").upper().split())
+        return cls(**values, extra=extra)
+
+    def gx_parameters(self) -> dict[str, Any]:
+        """Values for the suite files' ``{$PARAMETER: name}`` placeholders."""
+        at = self.compute_at
+        return {
+            "compute_at": dt.datetime(at.year, at.month, at.day) if at else None,
+            "this_county": [self.county] if self.county else [],
+            "this_run": [self.run_id] if self.run_id else [],
+            "california_counties": list(CA_COUNTIES),
+        }
+
+
+@dataclass
+class Table:
+    """One table for GX, and how to name its rows.
+
+    ``frame`` is what GX validates. ``ids`` holds the raw id columns aligned with ``frame`` and
+    ``id_expr`` turns them into one string per row; they are only evaluated for failing rows.
+    """
+
+    frame: pl.DataFrame
+    ids: pl.DataFrame
+    id_expr: pl.Expr
+
+    def row_ids(self, positions: list[int]) -> list[str]:
+        """Our ids for the rows at `positions` (0-based), "row <n>" where a row has no id."""
+        if not positions:
+            return []
+        picked = self.ids[positions].select(self.id_expr.cast(pl.String).alias("id"))["id"].to_list()
+        return [value if value else f"row {p + 1}" for value, p in zip(picked, positions, strict=True)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Expression helpers
+
+
+def present(name: str) -> pl.Expr:
+    """The column holds a non-blank value (never null)."""
+    return (pl.col(name).cast(pl.String).str.strip_chars().str.len_bytes() > 0).fill_null(False)
+
+
+def trimmed(name: str) -> pl.Expr:
+    """The value trimmed, blank as null."""
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    return pl.when(text.str.len_bytes() > 0).then(text)
+
+
+def occurrences(*names: str) -> pl.Expr:
+    """How many rows share this row's key (null when any key part is missing)."""
+    missing = pl.any_horizontal([pl.col(n).is_null() for n in names])
+    return pl.when(~missing).then(pl.len().over(list(names))).cast(pl.Int64)
+
+
+def matches(name: str, pattern: str) -> pl.Expr:
+    """The whole (trimmed) value matches `pattern`; true when blank (reported by a presence check)."""
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    return (text.str.contains(f"^(?:{pattern})$") | (text.str.len_bytes() == 0)).fill_null(True)
+
+
+def yyyymmdd(name: str) -> pl.Expr:
+    """A DOJ YYYYMMDD date (null when blank or not a real date)."""
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    return pl.when(text.str.contains(r"^\d{8}$")).then(text.str.strptime(pl.Date, "%Y%m%d", strict=False))
+
+
+def date_readable(name: str) -> pl.Expr:
+    """Blank, or a real YYYYMMDD date."""
+    return (~present(name) | yyyymmdd(name).is_not_null()).fill_null(False)
+
+
+def is_cannabis() -> pl.Expr:
+    """The count's statute is HS 11357-11360 (code HS, or unreadable)."""
+    code = pl.col("code").cast(pl.String).str.strip_chars().str.to_uppercase()
+    section = pl.col("section").cast(pl.String).str.strip_chars().str.to_lowercase()
+    return ((code.is_null() | (code == "HS")) & section.is_in(CANNABIS_SECTIONS)).fill_null(False)
+
+
+def in_range(name: str, low: dt.date, high: dt.date | None) -> pl.Expr:
+    """Null, or between `low` and `high` (no upper bound when `high` is None)."""
+    value = pl.col(name)
+    ok = value >= low if high is None else value.is_between(low, high)
+    return (value.is_null() | ok).fill_null(False)
+
+
+def safe(frame: Frame | None, columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """`frame` restricted to `columns`, cast to their types; missing columns (or a missing frame)
+    become nulls and impossible casts become nulls, so derived checks still run (the schema table
+    reports the cause). Lazy frames read only these columns."""
+    if frame is None:
+        return pl.DataFrame(schema=dict(columns))
+    have = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+    exprs = [
+        (pl.col(c).cast(t, strict=False) if c in have else pl.lit(None, dtype=t)).alias(c)
+        for c, t in columns.items()
+    ]
+    out = frame.select(exprs)
+    return out.collect() if isinstance(out, pl.LazyFrame) else out
+
+
+def for_gx(frame: pl.DataFrame) -> pl.DataFrame:
+    """Types pandas and GX handle fast: strings as categoricals, dates as datetime64[ns], every
+    integer as Int64 (GX's vectorised range check only takes int64/float64)."""
+    casts = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String:
+            casts.append(pl.col(name).cast(pl.Categorical))
+        elif dtype == pl.Date:
+            casts.append(pl.col(name).cast(pl.Datetime("ns")))
+        elif dtype.is_integer() and dtype != pl.Int64:
+            casts.append(pl.col(name).cast(pl.Int64))
+    return frame.with_columns(casts) if casts else frame
+
+
+def _table(frame: pl.DataFrame, ids: pl.DataFrame, id_expr: pl.Expr) -> Table:
+    return Table(frame=for_gx(frame), ids=ids, id_expr=id_expr)
+
+
+def _line_id() -> pl.Expr:
+    return pl.format("{}:{}", pl.col("source_file"), pl.col("source_line"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables shared by several checkpoints
+
+
+def schema_table(suite: SuiteSpec, frames: Mapping[str, Frame | None]) -> Table:
+    """One row per required column of each frame given: present, expected and actual type."""
+    rows = []
+    for frame_name, spec in suite.frames.items():
+        frame = frames.get(frame_name)
+        if frame is None:
+            continue
+        have = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+        for column, dtype in spec.required_columns().items():
+            rows.append({
+                "frame": frame_name,
+                "column": column,
+                "present": column in have,
+                "expected_type": str(dtype),
+                "actual_type": str(have[column]) if column in have else None,
+            })
+    table = pl.DataFrame(rows, schema={"frame": pl.String, "column": pl.String, "present": pl.Boolean,
+                                       "expected_type": pl.String, "actual_type": pl.String}, orient="row")
+    return _table(table.select("present", "expected_type", "actual_type"), table.select("frame", "column"),
+                  pl.format("{}.{}", pl.col("frame"), pl.col("column")))
+
+
+def files_table(rows: Frame | None, stats: Frame | None, quarantine: Frame | None) -> Table:
+    """One row per file: the reader's counts beside the rows actually handed on."""
+    counts_schema = {"source_file": pl.String, "rows_read": pl.Int64, "rows_accepted": pl.Int64,
+                     "rows_quarantined": pl.Int64}
+    stats_df = safe(stats, counts_schema)
+    in_frame = safe(rows, {"source_file": pl.String}).group_by("source_file").agg(
+        pl.len().cast(pl.Int64).alias("rows_in_frame"))
+    table = stats_df.join(in_frame, on="source_file", how="full", coalesce=True, nulls_equal=True)
+    if quarantine is not None:
+        held = safe(quarantine, {"source_file": pl.String}).group_by("source_file").agg(
+            pl.len().cast(pl.Int64).alias("quarantined_in_frame"))
+        table = table.join(held, on="source_file", how="full", coalesce=True, nulls_equal=True).with_columns(
+            pl.col("quarantined_in_frame").fill_null(0))
+    else:
+        table = table.with_columns(pl.lit(None, pl.Int64).alias("quarantined_in_frame"))
+    table = table.with_columns(
+        pl.col("rows_in_frame").fill_null(0),
+        (pl.col("rows_accepted") + pl.col("rows_quarantined")).alias("rows_accounted"),
+    ).sort("source_file", nulls_last=True)
+    return _table(
+        table.select("rows_read", "rows_accepted", "rows_quarantined", "rows_accounted", "rows_in_frame",
+                     "quarantined_in_frame"),
+        table.select("source_file"), pl.col("source_file"),
+    )
+
+
+def counts_table(counts: Frame | None, persons: Frame | None, *, id_pattern: str, county_check: bool) -> Table:
+    """One row per count of a source (DOJ or court)."""
+    cols = {c: model.COUNT[c] for c in (
+        "count_id", "person_id", "case_id", "case_number", "county", "count_number", "step_type",
+        "event_date", "disposition", "level", "is_conviction", "source_line")}
+    c = safe(counts, cols)
+    person_ids = safe(persons, {"person_id": pl.String})["person_id"].drop_nulls()
+    disposition = pl.col("disposition").cast(pl.String)
+    table = c.select(
+        present("count_id").alias("count_id_present"),
+        matches("count_id", id_pattern).alias("count_id_well_formed"),
+        occurrences("count_id").alias("count_occurrences"),
+        present("person_id").alias("person_id_present"),
+        present("case_id").alias("case_id_present"),
+        present("case_number").alias("case_number_present"),
+        (pl.col("person_id").is_in(person_ids.implode()) | pl.col("person_id").is_null())
+        .fill_null(False).alias("person_known"),
+        trimmed("step_type").alias("step_type"),
+        trimmed("disposition").alias("disposition"),
+        trimmed("level").alias("level"),
+        trimmed("county").alias("county"),
+        pl.col("count_number").cast(pl.Int64),
+        (pl.col("is_conviction").fill_null(False) == (disposition == "convicted").fill_null(False))
+        .alias("conviction_flag_consistent"),
+        (~pl.col("is_conviction").fill_null(False) | pl.col("event_date").is_not_null()).alias("conviction_dated"),
+        "event_date",
+        "source_line",
+    )
+    if not county_check:
+        table = table.drop("case_number_present", "count_number")
+    return _table(table, c.select("count_id"), pl.col("count_id"))
+
+
+def persons_table(persons: Frame | None, *, compute_at: dt.date | None) -> Table:
+    """One row per person of a source. Identity fields become "well formed" booleans only."""
+    p = safe(persons, {c: model.PERSON[c] for c in ("person_id", "cii", "ssn", "dob", "gender")})
+    table = p.select(
+        present("person_id").alias("person_id_present"),
+        occurrences("person_id").alias("person_occurrences"),
+        matches("cii", r"\d{9}").alias("cii_well_formed"),
+        matches("ssn", r"\d{9}").alias("ssn_well_formed"),
+        in_range("dob", dt.date(1900, 1, 1), compute_at).alias("dob_plausible"),
+        trimmed("gender").alias("gender"),
+    )
+    return _table(table, p.select("person_id"), pl.col("person_id"))
+
+
+def _need(frames: Mapping[str, Frame | None], suite: SuiteSpec) -> None:
+    missing = [name for name, spec in suite.frames.items() if spec.required and frames.get(name) is None]
+    unknown = [name for name in frames if name not in suite.frames]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing frame(s): {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown frame(s): {', '.join(unknown)}")
+        raise ValueError(
+            f"checkpoint {suite.checkpoint!r}: {'; '.join(parts)} "
+            f"(it takes: {', '.join(suite.frames)}; see {suite.path})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# One preparer per checkpoint: frames + context -> {table name: Table}
+
+
+def doj_input(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> dict[str, Table]:
+    rows = safe(frames["rows"], {**suite.frames["rows"].required_columns()})
+    convicted = pl.col("DISP_DESCR").cast(pl.String).str.strip_chars().str.starts_with("CONVICTED").fill_null(False)
+    rows_table = rows.select(
+        "source_line",
+        "row_index",
+        occurrences("source_file", "source_line").alias("line_occurrences"),
+        present("SUBJECT_ID").alias("subject_id_present"),
+        matches("CNT_ORDER", r"\d{12}").and_(present("CNT_ORDER")).alias("cnt_order_well_formed"),
+        (~convicted | yyyymmdd("STP_EVENT_DATE").is_not_null()).alias("conviction_date_readable"),
+        date_readable("STP_EVENT_DATE").alias("event_date_readable"),
+        yyyymmdd("STP_EVENT_DATE").alias("event_date"),
+        date_readable("PRI_DOB").alias("dob_readable"),
+        trimmed("STP_ORI_CNTY_NAME").alias("event_county"),
+        trimmed("OFFENSE_TOC").alias("offense_toc"),
+        trimmed("CONV_STAT_DESCR").alias("conv_stat"),
+        trimmed("SENT_TIME_CODE").alias("sent_time_code"),
+    )
+    return {
+        "schema": schema_table(suite, frames),
+        "rows": _table(rows_table, rows.select("source_file", "source_line"), _line_id()),
+        "counts": counts_table(frames["counts"], frames["persons"], id_pattern=r"doj:[^:]+:\d{12}",
+                               county_check=False),
+        "persons": persons_table(frames["persons"], compute_at=ctx.compute_at),
+        "files": files_table(frames["rows"], frames["stats"], frames.get("quarantine")),
+    }
+
+
+def court_input(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> dict[str, Table]:
+    rows = safe(frames["rows"], suite.frames["rows"].required_columns())
+    rows_table = rows.select(
+        "source_line",
+        occurrences("source_file", "source_line").alias("line_occurrences"),
+        present("case_number").alias("case_number_present"),
+        trimmed("disposition_class").alias("disposition_class"),
+    )
+    return {
+        "schema": schema_table(suite, frames),
+        "rows": _table(rows_table, rows.select("source_file", "source_line"), _line_id()),
+        "counts": counts_table(frames["counts"], frames["persons"], id_pattern=r"court:[^:]+:[^:]+:\d+",
+                               county_check=True),
+        "persons": persons_table(frames["persons"], compute_at=ctx.compute_at),
+        "files": files_table(frames["rows"], frames["stats"], frames.get("quarantine")),
+    }
+
+
+def _per_count(referenced: pl.DataFrame, known: pl.DataFrame | None) -> pl.DataFrame:
+    """One row per count id named by `referenced` (the stage's output) or `known` (its input).
+
+    `referenced` has ``count_id`` (one row per mention); `known` has ``count_id``, ``in_scope``
+    (must be referenced exactly once) and optional extra columns (first value kept). One
+    group-by over both, instead of a join per question. Columns: ``times`` (mentions),
+    ``is_known`` (null when `known` is None), ``in_scope`` and the extras.
+    """
+    mentions = referenced.select(pl.col("count_id").cast(pl.String), pl.lit(1, pl.Int64).alias("_mention"))
+    if known is None:
+        both = mentions.with_columns(pl.lit(None, pl.Boolean).alias("_known"), pl.lit(False).alias("in_scope"))
+        extras: list[str] = []
+    else:
+        extras = [c for c in known.columns if c not in ("count_id", "in_scope")]
+        both = pl.concat(
+            [mentions, known.with_columns(pl.lit(0, pl.Int64).alias("_mention"), pl.lit(True).alias("_known"))],
+            how="diagonal",
+        )
+    return (
+        both.filter(pl.col("count_id").is_not_null())
+        .group_by("count_id", maintain_order=True)
+        .agg(
+            pl.col("_mention").sum().alias("times"),
+            pl.col("_known").any().alias("is_known") if known is not None else pl.lit(None, pl.Boolean).alias("is_known"),
+            pl.col("in_scope").fill_null(False).any().alias("in_scope"),
+            *[pl.col(c).drop_nulls().first().alias(c) for c in extras],
+        )
+    )
+
+
+def _classified_counts(referenced: pl.Series, counts: Frame | None) -> Table:
+    """One row per count id of one source named by the counts given or by the reconciliation."""
+    known = None
+    if counts is not None:
+        known = safe(counts, {"count_id": pl.String, "code": pl.String, "section": pl.String}).select(
+            "count_id", is_cannabis().alias("in_scope"))
+    per = _per_count(referenced.to_frame("count_id"), known)
+    table = per.select(
+        # Out of scope (not cannabis) and never classified: nothing to check.
+        pl.when(pl.col("in_scope") | (pl.col("times") > 0)).then(pl.col("times")).alias("times_classified"),
+        pl.col("is_known").alias("in_input"),
+    )
+    return _table(table, per.select("count_id"), pl.col("count_id"))
+
+
+def reconciled(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> dict[str, Table]:
+    r = safe(frames["reconciled"], model.RECONCILED)
+    cls = pl.col("classification")
+    has_court = present("court_count_id")
+    has_doj = present("doj_count_id")
+    matched = (cls == "matched").fill_null(False)
+    table = r.select(
+        "classification",
+        "match_probability",
+        pl.when(cls == "matched").then(has_court & has_doj)
+        .when(cls == "court_only").then(has_court & ~has_doj)
+        .when(cls == "doj_only").then(~has_court & has_doj)
+        .otherwise(True)  # an unknown classification is reported by classification_known
+        .alias("ids_fit_classification"),
+        (~matched | present("agreement")).alias("match_evidence_present"),
+        (~matched | pl.col("match_probability").is_not_null()).alias("matched_has_probability"),
+        present("person_key").alias("person_key_present"),
+    )
+    return {
+        "schema": schema_table(suite, frames),
+        "reconciled": _table(table, r.select("court_count_id", "doj_count_id"),
+                             pl.coalesce("court_count_id", "doj_count_id")),
+        "court_counts": _classified_counts(r["court_count_id"], frames["court_counts"]),
+        "doj_counts": _classified_counts(r["doj_count_id"], frames.get("doj_counts")),
+    }
+
+
+def determinations(frames: Mapping[str, Frame | None], ctx: ValidationContext,
+                   suite: SuiteSpec) -> dict[str, Table]:
+    d = safe(frames["determinations"], model.DETERMINATION)
+    counts = safe(frames["counts"], suite.frames["counts"].required_columns())
+    in_county = (pl.col("county").str.to_uppercase() == ctx.county) if ctx.county else pl.lit(True)
+    convictions = counts.filter(pl.col("is_conviction").fill_null(False)).select(
+        "count_id", (is_cannabis() & in_county).fill_null(False).alias("in_scope"),
+        pl.col("event_date").alias("conviction_date"),
+    )
+    per = _per_count(d.select("count_id"), convictions)
+    decided = pl.col("times") > 0
+    per_table = per.select(
+        pl.when(pl.col("in_scope") | decided).then(pl.col("times")).alias("determinations"),
+        (~decided | pl.col("is_known")).alias("decided_count_is_conviction"),
+        pl.when(decided).then(pl.col("conviction_date")).alias("conviction_date"),
+        pl.when(decided).then(pl.col("conviction_date").is_not_null()).alias("conviction_dated"),
+    )
+    actionable = pl.col("relief").is_in(["dismiss_and_seal", "redesignate_misdemeanor", "redesignate_infraction",
+                                         "recall_and_resentence"]).fill_null(False)
+    table = d.select(
+        present("count_id").alias("count_id_present"),
+        "determination",
+        "relief",
+        pl.format("{} -> {}", "determination", "relief").alias("determination_and_relief"),
+        present("reason").alias("reason_present"),
+        present("explanation").alias("explanation_present"),
+        present("rule_id").alias("rule_id_present"),
+        "compute_at",
+        "county",
+        (~actionable | present("statutory_basis")).alias("basis_present_for_relief"),
+        "resulting_level",
+    )
+    return {
+        "schema": schema_table(suite, frames),
+        "determinations": _table(table, d.select("count_id"), pl.col("count_id")),
+        "convictions": _table(per_table, per.select("count_id"), pl.col("count_id")),
+    }
+
+
+def delivery(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> dict[str, Table]:
+    rows = safe(frames["delivery"], model.DELIVERY_ROW)
+    det_given = frames.get("determinations") is not None
+    if det_given:
+        det = safe(frames["determinations"], {"count_id": pl.String, "determination": pl.String,
+                                              "relief": pl.String})
+        rows = rows.join(
+            det.unique("count_id", keep="first", maintain_order=True).rename(
+                {"determination": "_det_determination", "relief": "_det_relief"}),
+            on="count_id", how="left", maintain_order="left",
+        )
+        agrees = ((pl.col("_det_determination") == pl.col("determination"))
+                  & (pl.col("_det_relief") == pl.col("relief"))).fill_null(False)
+    else:
+        agrees = pl.lit(True)
+    pattern = ctx.case_number_pattern
+    table = rows.select(
+        present("delivery_id").alias("delivery_id_present"),
+        occurrences("delivery_id").alias("delivery_occurrences"),
+        trimmed("action").alias("action"),
+        trimmed("county").str.to_uppercase().alias("county"),
+        present("court_case_number").alias("case_number_present"),
+        (matches("court_case_number", pattern) if pattern else pl.lit(True)).alias("case_number_matches_pattern"),
+        pl.col("count_number").cast(pl.Int64),
+        occurrences("court_case_number", "count_number").alias("case_count_occurrences"),
+        present("statute_as_convicted").alias("statute_present"),
+        trimmed("level_as_convicted").alias("level_as_convicted"),
+        "conviction_date",
+        present("defendant_name").alias("defendant_name_present"),
+        pl.col("dob").is_not_null().alias("dob_present"),
+        present("cii").alias("cii_present"),
+        present("courthouse").alias("courthouse_present"),
+        trimmed("determination").alias("determination"),
+        trimmed("relief").alias("relief"),
+        pl.format("{} -> {}", trimmed("determination"), trimmed("relief")).alias("determination_and_relief"),
+        present("statutory_basis").alias("statutory_basis_present"),
+        trimmed("source").alias("source"),
+        present("count_id").alias("count_id_present"),
+        agrees.alias("matches_determination"),
+        trimmed("run_id").alias("run_id"),
+    )
+    if not pattern:
+        # Without a pattern the format check cannot pass: say so instead of passing silently.
+        table = table.with_columns(pl.lit(False).alias("case_number_matches_pattern"))
+    return {
+        "schema": schema_table(suite, frames),
+        "delivery": _table(table, rows.select("count_id", "delivery_id"), pl.coalesce("count_id", "delivery_id")),
+        "row_counts": _row_counts(rows, ctx.expected_rows),
+    }
+
+
+def _row_counts(rows: pl.DataFrame, expected: int | Mapping[str, int] | None) -> Table:
+    delivered = dict(rows.group_by("action").len().iter_rows())
+    if isinstance(expected, Mapping):
+        actions = list(dict.fromkeys([*ACTIONS, *expected, *(a for a in delivered if a is not None)]))
+        plan: dict[str | None, int | None] = {a: int(expected.get(a, 0)) for a in actions}
+        plan["all"] = sum(v for v in plan.values() if v is not None)
+    elif expected is not None:
+        plan = {"all": int(expected)}
+    else:
+        plan = {a: None for a in [*ACTIONS, "all"]}
+    table = pl.DataFrame(
+        {
+            "action": list(plan),
+            "delivered": [rows.height if a == "all" else delivered.get(a, 0) for a in plan],
+            "expected": list(plan.values()),
+        },
+        schema={"action": pl.String, "delivered": pl.Int64, "expected": pl.Int64},
+    )
+    return _table(table.select("delivered", "expected"), table.select("action"), pl.col("action"))
+
+
+PREPARERS: dict[str, Callable[[Mapping[str, Frame | None], ValidationContext, SuiteSpec], dict[str, Table]]] = {
+    "doj_input": doj_input,
+    "court_input": court_input,
+    "reconciled": reconciled,
+    "determinations": determinations,
+    "delivery": delivery,
+}
+
+
+def prepare(suite: SuiteSpec, frames: Mapping[str, Any], ctx: ValidationContext) -> dict[str, Table]:
+    """The tables of `suite`'s checkpoint, computed from `frames`."""
+    frames = {name: _as_frame(value) for name, value in frames.items()}
+    _need(frames, suite)
+    tables = PREPARERS[suite.checkpoint](frames, ctx, suite)
+    for name, spec in suite.tables.items():
+        if name not in tables:
+            raise RuntimeError(f"{suite.checkpoint}: no table {name!r} was prepared")  # a bug here, not bad input
+        wanted = {c for exp in spec.expectations for c in exp.columns()}
+        lacking = wanted - set(tables[name].frame.columns)
+        if lacking:
+            raise RuntimeError(f"{suite.checkpoint}.{name}: expectations read {sorted(lacking)}, not prepared")
+    return tables
+
+
+def _as_frame(value: Any) -> Frame | None:
+    if value is None or isinstance(value, pl.DataFrame | pl.LazyFrame):
+        return value
+    if isinstance(value, Mapping):  # e.g. one file's stats as a dict
+        return pl.DataFrame([dict(value)])
+    if isinstance(value, list):
+        return pl.DataFrame(value)
+    raise TypeError(f"a frame must be a Polars DataFrame or LazyFrame, not {type(value).__name__}")
