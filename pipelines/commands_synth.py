@@ -28,10 +28,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate a synthetic county: DOJ research file, court extract and ground truth.
 
-        Writes OUT/<county>_doj_NN.dat (95-column DOJ file), OUT/court/extract_NN.<ext> (the court
-        extract in the chosen layout), and OUT/truth/*.parquet with a README (who is who, which
-        cases DOJ missed, the expected classification of every cannabis count). The people are
-        fictional; only counts are printed.
+        Writes OUT/<county>_doj_NN.dat (the 95-column DOJ file), OUT/court/extract_NN.<ext> (the court extract in the chosen layout) and OUT/truth/*.parquet with a README: who is who, which cases DOJ missed, and the expected classification of every cannabis count.
+
+        The people are fictional; only counts are printed.
         """
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -61,25 +60,31 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[red]error:[/red] {e}")
                 raise typer.Exit(2) from e
 
-        table = Table(title=f"Generated in {out}", title_justify="left")
-        for col in ("county", "DOJ rows", "court rows", "persons", "DOJ subjects", "court cases", "cannabis cases",
-                    "DOJ missed"):
-            table.add_column(col, justify="left" if col == "county" else "right")
-        for g in results:
-            table.add_row(g.county.title(), f"{g.doj_rows:,}", f"{g.court_rows:,}", f"{g.persons:,}", f"{g.doj_subjects:,}",
-                          f"{g.court_cases:,}", f"{g.cannabis_cases:,}",
-                          f"{g.doj_missed_cannabis_cases:,} ({g.doj_missed_share:.1%})")
-        if len(results) > 1:
-            tot = {k: sum(getattr(g, k) for g in results) for k in (
-                "doj_rows", "court_rows", "persons", "doj_subjects", "court_cases", "cannabis_cases", "doj_missed_cannabis_cases")}
-            share = tot["doj_missed_cannabis_cases"] / tot["cannabis_cases"] if tot["cannabis_cases"] else 0.0
-            table.add_row("[bold]all counties[/bold]", *(f"{tot[k]:,}" for k in (
-                "doj_rows", "court_rows", "persons", "doj_subjects", "court_cases", "cannabis_cases")),
-                f"{tot['doj_missed_cannabis_cases']:,} ({share:.1%})")
-        Console().print(table)
+        stdout = Console()
         if len(results) == 1:
             g = results[0]
-            Console().print(
-                f"DOJ file: {', '.join(p.name for p in g.doj_files)}  ·  court extract ({g.court_layout}): "
-                f"{', '.join('court/' + p.name for p in g.court_files)}  ·  truth: truth/ (see truth/README.md)"
-            )
+            table = Table(title=f"{g.county.title()}: generated in {out}", title_justify="left", show_header=False)
+            table.add_column("what")
+            table.add_column("count", justify="right")
+            for label, value in (
+                ("DOJ rows", f"{g.doj_rows:,}"), ("DOJ subjects (SUBJECT_IDs)", f"{g.doj_subjects:,}"),
+                ("court extract rows", f"{g.court_rows:,}"), ("court cases", f"{g.court_cases:,}"),
+                ("persons (true)", f"{g.persons:,}"), ("cannabis court cases", f"{g.cannabis_cases:,}"),
+                ("  of which DOJ missed", f"{g.doj_missed_cannabis_cases:,} ({g.doj_missed_share:.1%})"),
+            ):
+                table.add_row(label, value)
+            stdout.print(table)
+            stdout.print(f"DOJ file: {', '.join(p.name for p in g.doj_files)}")
+            stdout.print(f"court extract ({g.court_layout}): {', '.join('court/' + p.name for p in g.court_files)}")
+            stdout.print("ground truth: truth/*.parquet (see truth/README.md)")
+            return
+        table = Table(title=f"58 counties: generated in {out}/<county>/", title_justify="left")
+        for col in ("county", "DOJ rows", "court rows", "persons", "DOJ missed"):
+            table.add_column(col, justify="left" if col == "county" else "right")
+        for g in results:
+            table.add_row(g.county.title(), f"{g.doj_rows:,}", f"{g.court_rows:,}", f"{g.persons:,}", f"{g.doj_missed_share:.1%}")
+        tot = {k: sum(getattr(g, k) for g in results) for k in ("doj_rows", "court_rows", "persons", "cannabis_cases",
+                                                                  "doj_missed_cannabis_cases")}
+        share = tot["doj_missed_cannabis_cases"] / tot["cannabis_cases"] if tot["cannabis_cases"] else 0.0
+        table.add_row("[bold]all[/bold]", f"{tot['doj_rows']:,}", f"{tot['court_rows']:,}", f"{tot['persons']:,}", f"{share:.1%}")
+        stdout.print(table)

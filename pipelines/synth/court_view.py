@@ -49,10 +49,11 @@ REMARKS = ("BENCH WARRANT ISSUED", "PROB VIOL", "REFERRED TO PROBATION", "DEF FA
 @dataclass
 class CourtView:
     """The court extract in canonical court fields (one row per charge per extract) plus, in
-    `truth`, the true identity of each row (aligned by row)."""
+    `truth`, the true identity of each row (aligned by row), and in `cases` the noise per case."""
 
     rows: pl.DataFrame
     truth: pl.DataFrame
+    cases: pl.DataFrame  # per case in the extract: how the defendant was keyed (noise flags)
     windows: list[tuple[str, str]]  # per extract: (first, last) filed date covered, ISO
 
 
@@ -189,10 +190,17 @@ def build(
             pl.lit(pl.Series(np.maximum(fbi, 0))).cast(pl.String).str.zfill(9))).to_series(),
         "filed_date": _dates(cn.filed_date[cases]),
         "_case": pl.Series(np.arange(n_cases)),
-        "_dob_kind": pl.Series(dob_kind),
-        "_nickname": pl.Series(nick_applied),
-        "_swapped": pl.Series(u["swap"] < noise.swapped_names),
-        "_compound_form": pl.Series(compound_form.astype(np.int8)),
+    })
+    # How each case's defendant was keyed, for the truth (linkage diagnostics).
+    case_noise = pl.DataFrame({
+        "cycle": cases,
+        "court_person_key": case_df["person_key"],
+        "name_nickname": nick_applied,
+        "name_typo": (u["typo_last"] < noise.name_typo * 0.6) | (u["typo_first"] < noise.name_typo * 0.4),
+        "name_swapped": u["swap"] < noise.swapped_names,
+        "name_accented": accented & (case_df["last_name"].str.contains("[ÁÉÍÓÚÑ]") | case_df["first_name"].str.contains("[ÁÉÍÓÚÑ]")).to_numpy(),
+        "surname_form": labels(("full", "hyphenated", "first part", "second part"), np.where(last2 < 0, -1, compound_form)),
+        "dob_written": labels(("exact", "missing", "day/month transposed", "typo"), dob_kind),
     })
 
     # ---- one row per charge ------------------------------------------------------------------
@@ -303,6 +311,5 @@ def build(
         "charge_in_comment": pl.Series(in_comment[t]),
         "person_key": rows["person_key"],
     })
-    body = rows.select("_dob_kind", "_nickname", "_swapped", "_compound_form")
-    return CourtView(rows=rows.select(columns), truth=pl.concat([truth, body], how="horizontal"), windows=windows)
+    return CourtView(rows=rows.select(columns), truth=truth, cases=case_noise, windows=windows)
 

@@ -57,6 +57,10 @@ variant of the name and sometimes a DOB one day off) and two court person keys.
 | doj_missed | a county case whose court step never reached DOJ |
 | doj_case_id | `doj:<SUBJECT_ID>:<CCCSSS>` where in_doj |
 | doj_ofn | the case number as DOJ wrote it in OFN (another surface form at times; blank at times) |
+| court_person_key | the court's person key on this case (null when not in the extract) |
+| name_nickname, name_typo, name_swapped, name_accented | how the court keyed the defendant's name on this case |
+| surname_form | compound surnames: `full` (GARCIA LOPEZ), `hyphenated`, `first part`, `second part`; null for simple surnames |
+| dob_written | `exact`, `missing`, `day/month transposed` or `typo` |
 
 ## counts.parquet: one row per cannabis count (HS 11357-11360) of a court case, in either source
 
@@ -156,7 +160,7 @@ def build(
         "in_doj": cov.doj_court[interesting] & cov.in_doj[pop.cyc_person[interesting]],
         "doj_missed": cov.doj_missed[interesting],
         "doj_ofn": cn.doj_form.gather(interesting),
-    }).join(doj_cases, on="cycle", how="left")
+    }).join(doj_cases, on="cycle", how="left").join(court.cases, on="cycle", how="left")
     cases = cases.with_columns(normalized=_normalized(cases["true_case_number"])).with_columns(
         court_case_id=pl.concat_str(pl.lit("court:"), "county", pl.lit(":"), "normalized"),
         true_person_id=_true_person_id(county, pl.col("uid")),
@@ -220,6 +224,7 @@ def build(
     cases = cases.sort("cycle").select(
         "county", "true_case_number", "court_case_id", "true_person_id", "filed_date", "disposition_date", "case_level",
         "has_cannabis", "in_court_extract", "in_doj", "doj_missed", "doj_case_id", "doj_ofn",
+        "court_person_key", "name_nickname", "name_typo", "name_swapped", "name_accented", "surname_form", "dob_written",
     )
     extracts = pl.DataFrame(court_files, schema={"file": pl.String, "first_filed": pl.String, "last_filed": pl.String}, orient="row")
     return {"persons": persons, "cases": cases, "counts": counts, "extracts": extracts}
