@@ -167,9 +167,9 @@ def write_clerk_checklist(rows: pl.DataFrame, directory: Path) -> DeliveryFile:
         pl.concat_str(pl.col("resulting_section"), pl.col("resulting_level"), separator=" ", ignore_nulls=True)
         .alias("RESULT"),
         pl.col("statutory_basis").alias("STATUTORY_BASIS"),
-        pl.when(pl.col("da_challenged")).then(pl.lit("YES")).otherwise(pl.lit("")).alias("DA_CHALLENGED"),
+        pl.when(pl.col("da_challenged")).then(pl.lit("YES")).alias("DA_CHALLENGED"),
         pl.col("delivery_id").alias("DELIVERY_ID"),
-        pl.lit("").alias("CHECKED"),
+        pl.lit(None, pl.String).alias("CHECKED"),
     ).with_columns(pl.col(pl.String).str.replace_all(r"[\x00-\x1f\x7f]", " "))
     path = Path(directory) / CLERK_CHECKLIST
     write_bytes(path, table.write_csv(line_terminator="\r\n").encode())

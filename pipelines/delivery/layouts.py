@@ -161,14 +161,15 @@ def _field_expr(layout: DeliveryLayout, field: LayoutField, schema: dict[str, pl
     else:
         col = pl.col(field.column)
         dtype = schema[field.column]
-        if dtype == pl.Date:
+        if field.codes is not None:
+            # codes map the stored value ("dismiss_and_seal", "true", "2023-03-01") to the court's code
+            text = col.cast(pl.String).replace_strict(field.codes, default=None, return_dtype=pl.String)
+        elif dtype == pl.Date:
             text = col.dt.strftime(field.date_format or layout.date_format)
         elif dtype == pl.Boolean:
             text = pl.when(col).then(pl.lit(layout.true_value)).when(~col).then(pl.lit(layout.false_value))
         else:
             text = col.cast(pl.String)
-        if field.codes is not None:
-            text = text.replace_strict(field.codes, default=pl.lit("\x00UNMAPPED"), return_dtype=pl.String)
     text = text.str.replace_all(_CONTROL, " ")
     upper = layout.uppercase if field.uppercase is None else field.uppercase
     if upper:
@@ -179,22 +180,18 @@ def _field_expr(layout: DeliveryLayout, field: LayoutField, schema: dict[str, pl
 def format_rows(rows: pl.DataFrame, layout: DeliveryLayout) -> pl.DataFrame:
     """The court file's fields as strings (nulls kept), in layout order, before widths are applied."""
     rows = model.conform(rows, model.DELIVERY_ROW, extra=False)
-    out = rows.select(
-        *[_field_expr(layout, f, model.DELIVERY_ROW) for f in layout.fields],
-        pl.col("delivery_id").alias("__delivery_id"),
-    )
     for f in layout.fields:
-        if f.codes is None:
+        if f.codes is None or f.column is None:
             continue
-        unmapped = out.filter(pl.col(f.name).str.contains("\x00UNMAPPED", literal=True))
-        if unmapped.height:
-            values = rows.filter(pl.col("delivery_id").is_in(unmapped["__delivery_id"].implode()))
-            missing = sorted(values.get_column(f.column).cast(pl.String).drop_nulls().unique().to_list())
+        values = rows.get_column(f.column).cast(pl.String)
+        unmapped = values.filter(values.is_not_null() & ~values.is_in(list(f.codes)))
+        if unmapped.len():
+            missing = sorted(unmapped.unique().to_list())
             raise ConfigError(
                 f"layout {layout.name!r}, field {f.name!r}: no code for value(s) {', '.join(missing)} "
-                f"({unmapped.height} row(s)); add them under 'codes'"
+                f"({unmapped.len()} row(s)); add them under 'codes'"
             )
-    return out.drop("__delivery_id")
+    return rows.select(*[_field_expr(layout, f, model.DELIVERY_ROW) for f in layout.fields])
 
 
 def fixed_width_lines(formatted: pl.DataFrame, layout: DeliveryLayout, delivery_ids: pl.Series) -> pl.Series:
