@@ -21,6 +21,7 @@ import polars as pl
 from pipelines.errors import ConfigError
 from pipelines.sources.court import Layout, load_layout
 
+WRITE_CHUNK = 250_000  # rows formatted and written at a time
 EXCEL_MAX_ROWS = 1_000_000  # one sheet holds 1,048,576 rows, and the reader reads the first sheet
 DATE_FORMATS = {"YYYYMMDD": "%Y%m%d", "MMDDYY": "%m%d%y", "MM/DD/YYYY": "%m/%d/%Y", "YYYY-MM-DD": "%Y-%m-%d"}
 DATE_FIELDS = ("dob", "offense_date", "filed_date", "disposition_date")
@@ -153,7 +154,13 @@ def write_extract(rows: pl.DataFrame, layout: Layout | str | os.PathLike, base: 
             f"layout {layout.name!r} is of kind {layout.kind!r}, which cannot be generated as a file; "
             "generate generic_csv or generic_parquet and load it into the database"
         )
-    header, frame = format_rows(rows, layout)
+    header, _ = format_rows(rows.head(0), layout)
+
+    def chunks():
+        # Format and write a bounded number of rows at a time (memory stays flat on large extracts).
+        for offset in range(0, max(rows.height, 1), WRITE_CHUNK):
+            yield format_rows(rows.slice(offset, WRITE_CHUNK), layout)[1]
+
     # Blank fields are nulls, written bare (an empty string would be written as "").
     base.parent.mkdir(parents=True, exist_ok=True, mode=0o770)
     encoding = layout.encoding
@@ -167,8 +174,9 @@ def write_extract(rows: pl.DataFrame, layout: Layout | str | os.PathLike, base: 
             if layout.header:
                 quoted = [f'"{n}"' if quote and (sep in n or quote in n) else n for n in header]
                 buf.write((sep.join(quoted) + "\n").encode("utf-8"))
-            frame.write_csv(buf, separator=sep, quote_char=quote or '"', quote_style="necessary" if quote else "never",
-                            include_header=False)
+            for frame in chunks():
+                frame.write_csv(buf, separator=sep, quote_char=quote or '"', quote_style="necessary" if quote else "never",
+                                include_header=False)
             if not utf8:
                 f.write(buf.getvalue().decode("utf-8").encode(encoding, errors="replace"))
         paths.append(path)
@@ -176,7 +184,8 @@ def write_extract(rows: pl.DataFrame, layout: Layout | str | os.PathLike, base: 
         path = base.with_suffix(".txt")
         segments: list[pl.Expr] = []
         cursor = 1
-        for key in frame.columns:
+        keys = sorted((k for k in format_rows(rows.head(0), layout)[1].columns), key=lambda k: int(k.split(":")[1]))
+        for key in keys:
             start, end = (int(x) for x in key.split(":")[1:])
             if start < cursor:
                 continue  # overlapping positions: the earlier field wins
@@ -187,16 +196,21 @@ def write_extract(rows: pl.DataFrame, layout: Layout | str | os.PathLike, base: 
             cursor = end + 1
         if layout.record_length and layout.record_length >= cursor:
             segments.append(pl.lit(" " * (layout.record_length - cursor + 1)))
-        lines = frame.select((pl.concat_str(segments) if segments else pl.lit("")).alias("line"))
-        buf = io.BytesIO()
-        lines.write_csv(buf, include_header=False, quote_style="never")
-        _write_encoded(path, buf.getvalue(), encoding)
+        line = (pl.concat_str(segments) if segments else pl.lit("")).alias("line")
+        with open(path, "wb") as f:
+            for frame in chunks():
+                buf = io.BytesIO()
+                frame.select(line).write_csv(buf, include_header=False, quote_style="never")
+                f.write(buf.getvalue() if encoding.replace("-", "") == "utf8"
+                        else buf.getvalue().decode("utf-8").encode(encoding, errors="replace"))
         paths.append(path)
     elif layout.kind == "parquet":
         path = base.with_suffix(".parquet")
+        frame = pl.concat(list(chunks()))
         frame.rename(dict(zip(frame.columns, header, strict=True))).write_parquet(path, compression="zstd", statistics=False)
         paths.append(path)
     else:  # excel
+        frame = pl.concat(list(chunks()))
         named = frame.rename(dict(zip(frame.columns, header, strict=True)))
         n_files = max(1, -(-named.height // EXCEL_MAX_ROWS))
         for i in range(n_files):
@@ -206,13 +220,6 @@ def write_extract(rows: pl.DataFrame, layout: Layout | str | os.PathLike, base: 
     for p in paths:
         os.chmod(p, 0o660)
     return paths
-
-
-def _write_encoded(path: Path, utf8: bytes, encoding: str) -> None:
-    if encoding.replace("-", "") == "utf8":
-        path.write_bytes(utf8)
-    else:
-        path.write_bytes(utf8.decode("utf-8").encode(encoding, errors="replace"))
 
 
 def _write_excel(frame: pl.DataFrame, path: Path, sheet: str) -> None:

@@ -59,9 +59,22 @@ class DojNoise:
 
 @dataclass
 class DojView:
-    rows: pl.DataFrame  # the 95 columns, all strings, in file order
+    """The DOJ file as a narrow frame plus the expressions that make its 95 columns: `rows()`
+    builds them for a slice, so a large file is written in chunks without ever holding all 95
+    columns of every row."""
+
+    frame: pl.DataFrame  # one row per file row, in file order; the inputs of the 95 columns
+    columns: list[pl.Expr]  # the 95 columns, in order, as expressions over `frame`
     counts: pl.DataFrame  # one row per court-action count: cycle, count, subject_id, cnt_order (for the truth)
     subjects: pl.DataFrame  # subject_id -> person uid
+
+    @property
+    def height(self) -> int:
+        return self.frame.height
+
+    def rows(self, offset: int = 0, length: int | None = None) -> pl.DataFrame:
+        """The 95 DOJ columns (strings; null for a blank field) of rows offset .. offset+length."""
+        return self.frame.slice(offset, length).select(self.columns)
 
 
 @cache
@@ -320,7 +333,7 @@ def build(
         "COMMENT_TEXT": pl.col("COMMENT_TEXT"),
         "END_OF_REC": pl.lit("#"),
     }
-    rows = df.select([values.get(c, blank_col).alias(c) for c in DOJ_COLUMNS])
+    columns = [values.get(c, blank_col).alias(c) for c in DOJ_COLUMNS]
     counts = df.with_row_index("row").filter(court & (pl.col("sent_part") == 0)).select(
         "row", "cycle", "count", "person", "subject2", pl.col("SUBJECT_ID").alias("subject_id"),
         "CNT_ORDER", "is_can",
@@ -329,4 +342,5 @@ def build(
         "charge_field",
     )
     subjects = df.select(pl.col("SUBJECT_ID").alias("subject_id"), "person").unique("subject_id", keep="first").sort("subject_id")
-    return DojView(rows=rows, counts=counts, subjects=subjects)
+    needed = sorted(set().union(*(e.meta.root_names() for e in columns)))
+    return DojView(frame=df.select(needed), columns=columns, counts=counts, subjects=subjects)

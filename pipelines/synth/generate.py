@@ -25,6 +25,7 @@ from pipelines.synth.tables import County, counties, county_named
 DOJ_ROWS_PER_PERSON = 6.1
 COURT_ROWS_PER_BACKGROUND_PERSON = 3.9
 DEFAULT_COURT_RATIO = 1.5
+WRITE_CHUNK = 250_000  # rows formatted and written at a time (bounds memory on large files)
 
 Progress = Callable[[str, float], None]
 
@@ -140,9 +141,9 @@ def generate_county(
 
     report("DOJ file", 0.35)
     doj = doj_view.build(pop, cov, cn, keys, c, rng_doj, noise=doj_noise)
-    doj_paths = _write_doj(doj.rows, out, slug, doj_files, doj_header)
-    doj_rows = doj.rows.height
-    doj.rows = pl.DataFrame()  # written; free the memory before the court view
+    doj_paths = _write_doj(doj, out, slug, doj_files, doj_header)
+    doj_rows = doj.height
+    doj.frame = pl.DataFrame()  # written; free the memory before the court view
 
     report("court extract", 0.6)
     court = court_view.build(pop, cov, cn, keys, c, rng_court, noise=court_noise, refreshes=refreshes)
@@ -191,15 +192,19 @@ def _extracts_table(files_meta: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_doj(rows: pl.DataFrame, out: Path, slug: str, n_files: int, header: bool) -> list[Path]:
-    """The DOJ file, split into `n_files` parts at arbitrary row boundaries (as DOJ splits)."""
+def _write_doj(doj: doj_view.DojView, out: Path, slug: str, n_files: int, header: bool) -> list[Path]:
+    """The DOJ file, split into `n_files` parts at arbitrary row boundaries (as DOJ splits),
+    written in chunks. Blank fields are nulls, so they are written bare, as DOJ writes them."""
     paths = []
-    n_files = max(1, min(n_files, max(rows.height, 1)))
-    size = -(-rows.height // n_files) if rows.height else 0
+    n_files = max(1, min(n_files, max(doj.height, 1)))
+    size = -(-doj.height // n_files) if doj.height else 0
     for i in range(n_files):
         p = out / f"{slug}_doj_{i + 1:02d}.dat"
-        # Blank fields are nulls, so they are written bare (not as ""), as DOJ writes them.
-        rows.slice(i * size, size).write_csv(p, include_header=header, quote_style="necessary")
+        start, stop = i * size, min((i + 1) * size, doj.height)
+        with open(p, "wb") as f:
+            for j, offset in enumerate(range(start, max(stop, start + 1), WRITE_CHUNK)):
+                doj.rows(offset, min(WRITE_CHUNK, stop - offset)).write_csv(
+                    f, include_header=header and j == 0, quote_style="necessary")
         os.chmod(p, 0o660)
         paths.append(p)
     return paths
