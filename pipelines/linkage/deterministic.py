@@ -2,8 +2,9 @@
 
 A pair is linked here when it shares
 
-- a state id (CII), an SSN or a driver's licence, and either the name or the date of birth agrees
-  (an identifier alone can be mistyped into someone else's); or
+- a state id (CII), an SSN or a driver's licence, and the surname, the first name (or its
+  nickname) or the date of birth agrees (an identifier alone can be mistyped into someone
+  else's); or
 - a (county, court case number), and the name agrees, and the dates of birth do not disagree
   (co-defendants share a case number, so the name must agree).
 
@@ -22,7 +23,7 @@ MAX_RECORDS_PER_ID = 25
 
 _SIDE_COLUMNS = (
     "unique_id", "first_name", "first_token", "last_name_flat", "last_name_tokens", "first_name_groups",
-    "dob", "dob_key",
+    "dob", "dob_key", "name_suffix", "case_keys_full", "case_keys_unsuffixed",
 )
 
 DETERMINISTIC_MATCHES: dict[str, pl.DataType] = {
@@ -59,7 +60,26 @@ def name_agrees(sfx_l: str = "_l", sfx_r: str = "_r") -> pl.Expr:
     swapped = c("last_name_tokens", sfx_r).list.contains(c("first_token", sfx_l)) & c(
         "last_name_tokens", sfx_l
     ).list.contains(c("first_token", sfx_r))
-    return ((last & first) | swapped).fill_null(False)
+    # JR and SR (father and son, often co-defendants) are different people.
+    suffix_conflict = (c("name_suffix", sfx_l) != c("name_suffix", sfx_r)).fill_null(False)
+    return ((last & first) | swapped).fill_null(False) & ~suffix_conflict
+
+
+def name_not_contradicted(sfx_l: str = "_l", sfx_r: str = "_r") -> pl.Expr:
+    """Some part of the name agrees: the surname (any form), the first name or its nickname, or
+    the two swapped. Weaker than `name_agrees`; enough next to an equal identifier."""
+    def c(name: str, side: str) -> pl.Expr:
+        return pl.col(f"{name}{side}")
+
+    last = (c("last_name_flat", sfx_l) == c("last_name_flat", sfx_r)) | (
+        c("last_name_tokens", sfx_l).list.set_intersection(c("last_name_tokens", sfx_r)).list.len() > 0
+    )
+    first = (
+        (c("first_token", sfx_l) == c("first_token", sfx_r))
+        | c("first_name_groups", sfx_l).list.contains(c("first_token", sfx_r))
+        | c("first_name_groups", sfx_r).list.contains(c("first_token", sfx_l))
+    )
+    return (last | first | name_agrees(sfx_l, sfx_r)).fill_null(False)
 
 
 def dob_agrees(sfx_l: str = "_l", sfx_r: str = "_r") -> pl.Expr:
@@ -112,13 +132,19 @@ def deterministic_links(
         pairs = _pairs_on(left, right, key, dedupe=dedupe, explode=False)
         pairs = pairs.with_columns(name_agrees().alias("name_agrees"), dob_agrees().alias("dob_agrees"))
         found.append(
-            pairs.filter(pl.col("name_agrees") | pl.col("dob_agrees"))
+            pairs.filter(name_not_contradicted() | pl.col("dob_agrees"))
             .select("left_id", "right_id", pl.lit(key).alias("rule"), "name_agrees", "dob_agrees")
         )
     pairs = _pairs_on(left, right, "case_keys", dedupe=dedupe, explode=True)
+    # The joined base number must not carry two different defendant suffixes (co-defendants).
+    same_defendant = (
+        pl.col("case_keys_full_l").list.set_intersection(pl.col("case_keys_full_r")).list.len() > 0
+    ) | pl.col("case_keys_unsuffixed_l").list.contains(pl.col("case_keys")) | pl.col(
+        "case_keys_unsuffixed_r"
+    ).list.contains(pl.col("case_keys"))
     pairs = pairs.with_columns(name_agrees().alias("name_agrees"), dob_agrees().alias("dob_agrees"))
     found.append(
-        pairs.filter(pl.col("name_agrees") & (pl.col("dob_agrees") | dob_missing()))
+        pairs.filter(pl.col("name_agrees") & (pl.col("dob_agrees") | dob_missing()) & same_defendant.fill_null(False))
         .select("left_id", "right_id", pl.lit("case_number").alias("rule"), "name_agrees", "dob_agrees")
     )
     order = {k: i for i, k in enumerate([*ids, "case_number"])}

@@ -27,6 +27,7 @@ from pipelines.linkage.splink_model import (
     ID_BLOCKING_RULES,
     PRIOR_RULES,
     level_labels,
+    remove_matches_from_u,
     splink_settings,
 )
 
@@ -194,7 +195,7 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
     inputs = frames if not dedupe else frames[0]
     for rule in EM_BLOCKS:
         trainer = _em_session(trainer, inputs, rule, s, stats)
-    model = trainer.misc.save_model_to_json()
+    model = remove_matches_from_u(trainer.misc.save_model_to_json(), s.u_max_pairs)
     # The prior needs no rescaling: sampling records independently on each side keeps the share
     # of linked pairs among all pairs.
     stats["training_records"] = lt.height + (0 if dedupe else rt.height)

@@ -13,6 +13,7 @@ import polars as pl
 
 from pipelines.linkage.nicknames import name_groups
 from pipelines.model import PERSON, conform
+from pipelines.normalize.case_numbers import case_number_parts
 
 # Surname particles that are not distinctive on their own ("DE LA CRUZ" ~ "CRUZ").
 PARTICLES = ["DE", "DEL", "LA", "LAS", "LOS", "Y", "E", "VAN", "VON", "DER", "DEN", "DI", "DA", "DOS", "DU", "LE", "ST", "MC"]
@@ -21,7 +22,8 @@ PARTICLES = ["DE", "DEL", "LA", "LAS", "LOS", "Y", "E", "VAN", "VON", "DER", "DE
 PREPARED = [
     "unique_id", "first_name", "last_name", "middle_name", "middle_initial", "last_name_flat",
     "first_token", "last_name_tokens", "first_name_groups", "full_name", "name_key", "initials_key", "dob", "dob_str",
-    "dob_key", "cii", "ssn", "cdl", "fbi", "gender", "case_keys",
+    "dob_key", "cii", "ssn", "cdl", "fbi", "gender", "name_suffix", "case_keys", "case_keys_full",
+    "case_keys_unsuffixed",
 ]
 
 
@@ -50,22 +52,48 @@ def _alnum(col: str) -> pl.Expr:
     return pl.when(a.str.len_chars() > 0).then(a)
 
 
-def case_keys(counts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """person_id -> sorted unique list of "COUNTY|CASE_NUMBER" keys from a COUNT frame.
+CASE_KEY_COLUMNS = ("case_keys", "case_keys_full", "case_keys_unsuffixed")
 
-    A case number only identifies a case within a county (numbers collide across counties).
+
+def case_keys(counts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Each person's court cases as "COUNTY|NUMBER" keys, from a COUNT frame.
+
+    A case number only identifies a case within a county (numbers collide across counties). Every
+    number a count carries is used (DOJ joins several OFNs with "; "), normalized
+    (pipelines.normalize.case_numbers). Three sorted lists per person_id:
+
+    - ``case_keys``: the base numbers, without defendant suffix (GA039399-01 -> GA039399), since
+      DOJ's OFN often omits the suffix;
+    - ``case_keys_full``: the normalized numbers, suffix included;
+    - ``case_keys_unsuffixed``: the base numbers of numbers written without any suffix (so a
+      shared base with a suffix on one side only may be the same defendant, while two different
+      suffixes are co-defendants).
     """
     lf = counts.lazy() if isinstance(counts, pl.DataFrame) else counts
-    return (
-        lf.select("person_id", "county", "case_number")
-        .filter(pl.col("case_number").is_not_null() & (pl.col("case_number") != ""))
+    names = lf.collect_schema().names()
+    written = pl.col("case_numbers") if "case_numbers" in names else pl.lit(None, dtype=pl.String)
+    numbers = pl.coalesce(written, pl.col("case_number")).str.split(";")
+    county = pl.col("county").fill_null("").str.to_uppercase().str.strip_chars() + "|"
+    parts = (
+        lf.select("person_id", "county", numbers.alias("number"))
+        .explode("number")
+        .select("person_id", "county", case_number_parts(pl.col("number")).alias("p"))
         .select(
             "person_id",
-            (pl.col("county").fill_null("").str.to_uppercase().str.strip_chars() + "|"
-             + pl.col("case_number").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")).alias("case_key"),
+            (county + pl.col("p").struct.field("base")).alias("base"),
+            (county + pl.col("p").struct.field("normalized")).alias("full"),
+            pl.col("p").struct.field("defendant_suffix").is_null().alias("unsuffixed"),
         )
-        .group_by("person_id")
-        .agg(pl.col("case_key").unique().sort().alias("case_keys"))
+        .filter(pl.col("base").is_not_null())
+        .unique()
+    )
+    return (
+        parts.group_by("person_id")
+        .agg(
+            pl.col("base").unique().sort().alias("case_keys"),
+            pl.col("full").unique().sort().alias("case_keys_full"),
+            pl.col("base").filter(pl.col("unsuffixed")).unique().sort().alias("case_keys_unsuffixed"),
+        )
         .collect()
     )
 
@@ -87,11 +115,14 @@ def prepare_persons(
     frame = frame.sort("person_id", "source_file", "source_line", nulls_last=True).unique(
         "person_id", keep="first", maintain_order=True
     )
-    if "case_keys" not in frame.columns:
-        if counts is not None and counts.height:
-            frame = frame.join(case_keys(counts), on="person_id", how="left")
-        else:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("case_keys"))
+    if "case_keys" not in frame.columns and counts is not None and counts.height:
+        frame = frame.join(case_keys(counts), on="person_id", how="left")
+    for col in CASE_KEY_COLUMNS:
+        if col not in frame.columns:
+            frame = frame.with_columns(
+                (pl.col("case_keys") if col != "case_keys" and "case_keys" in frame.columns
+                 else pl.lit(None, dtype=pl.List(pl.String))).alias(col)
+            )
 
     frame = frame.with_columns(
         pl.col("person_id").alias("unique_id"),
@@ -143,8 +174,10 @@ def prepare_persons(
         pl.col("dob").dt.strftime("%Y%m%d").alias("dob_str"),
         # Year plus the unordered (month, day) pair: equal for 1980-03-07 and 1980-07-03.
         (pl.col("dob").dt.year().cast(pl.String) + pl.min_horizontal(md, dm) + pl.max_horizontal(md, dm)).alias("dob_key"),
-        pl.col("case_keys").list.drop_nulls(),
+        *[pl.col(c).list.drop_nulls() for c in CASE_KEY_COLUMNS],
+        pl.col("name_suffix").cast(pl.String).str.to_uppercase().str.replace_all(r"[^A-Z]", "").alias("name_suffix"),
     ).with_columns(
-        pl.when(pl.col("case_keys").list.len() > 0).then(pl.col("case_keys")).alias("case_keys"),
+        *[pl.when(pl.col(c).list.len() > 0).then(pl.col(c)).alias(c) for c in CASE_KEY_COLUMNS],
+        pl.when(pl.col("name_suffix") != "").then(pl.col("name_suffix")).alias("name_suffix"),
     )
     return frame.sort("unique_id")

@@ -122,10 +122,14 @@ def ids_comparison() -> dict[str, Any]:
 def case_comparison() -> dict[str, Any]:
     return {
         "output_column_name": "case",
-        "comparison_description": "A shared (county, court case number)",
+        "comparison_description": "A shared (county, court case number); co-defendants share the number"
+        " but not the defendant suffix",
         "comparison_levels": [
             _level("l.case_keys IS NULL OR r.case_keys IS NULL", "null", is_null_level=True),
-            _level("list_has_any(l.case_keys, r.case_keys)", "shared case"),
+            _level("list_has_any(l.case_keys_full, r.case_keys_full)", "shared case"),
+            _level("list_has_any(l.case_keys_unsuffixed, r.case_keys) OR list_has_any(r.case_keys_unsuffixed, l.case_keys)",
+                   "shared case, suffix on one side"),
+            _level("list_has_any(l.case_keys, r.case_keys)", "co-defendants (other suffix)"),
             _level("ELSE", "no shared case"),
         ],
     }
@@ -232,6 +236,7 @@ AGREEMENT: dict[tuple[str, str], str] = {
     ("ids", "SSN or licence equal"): "ssn_or_cdl",
     ("ids", "one keystroke"): "id_partial",
     ("case", "shared case"): "case_number",
+    ("case", "shared case, suffix on one side"): "case_number",
     ("middle", "exact"): "middle_name",
     ("middle", "initial"): "middle_name",
     ("gender", "exact"): "gender",
@@ -248,4 +253,36 @@ def level_labels() -> dict[str, dict[int, str]]:
     for comp in splink_settings("link_only")["comparisons"]:
         levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
         out[comp["output_column_name"]] = {len(levels) - 1 - i: lv["label_for_charts"] for i, lv in enumerate(levels)}
+    return out
+
+
+def remove_matches_from_u(model: dict[str, Any], sampled_pairs: float) -> dict[str, Any]:
+    """u probabilities corrected for the true matches inside Splink's random sample.
+
+    Splink estimates u (how often a level occurs among non-matching pairs) from random pairs,
+    assuming none of them match. In a county-sized frame a random sample does contain matches (a
+    share equal to the prior, lambda), and for rare levels such as "CII equal" they are most of
+    what is observed, which makes an equal CII look far less telling than it is. With the trained
+    m: observed u = lambda * m + (1 - lambda) * u, so u = (observed - lambda * m) / (1 - lambda),
+    floored at a tenth of one sampled pair (and never raised), then renormalized to sum to 1.
+    """
+    lam = float(model.get("probability_two_random_records_match") or 0.0)
+    floor = 0.1 / max(sampled_pairs, 1.0)
+    out = dict(model)
+    comparisons = []
+    for comp in model["comparisons"]:
+        comp = dict(comp)
+        levels = [dict(lv) for lv in comp["comparison_levels"]]
+        scored = [lv for lv in levels if not lv.get("is_null_level") and lv.get("u_probability") is not None]
+        for lv in scored:
+            observed, m = lv["u_probability"], lv.get("m_probability") or 0.0
+            corrected = (observed - lam * m) / (1.0 - lam) if lam < 1 else observed
+            lv["u_probability"] = min(observed, max(corrected, floor))
+        total = sum(lv["u_probability"] for lv in scored)
+        if total > 0:
+            for lv in scored:
+                lv["u_probability"] = lv["u_probability"] / total
+        comp["comparison_levels"] = levels
+        comparisons.append(comp)
+    out["comparisons"] = comparisons
     return out
