@@ -174,13 +174,13 @@ def register(app: typer.Typer) -> None:
         table = Table(title=f"deliveries to the {name.title()} court")
         for col in ("delivery", "status", "published (UTC)", "new", "corr.", "withdr.", "accepted", "rejected",
                     "awaiting", "run"):
-            table.add_column(col, justify="right" if col in ("new", "corr.", "withdr.", "accepted", "rejected",
-                                                             "awaiting") else "left")
+            numeric = col in ("new", "corr.", "withdr.", "accepted", "rejected", "awaiting")
+            table.add_column(col, justify="right" if numeric else "left", no_wrap=col == "delivery")
         for d in deliveries:
             table.add_row(
-                d["delivery"], d["status"], (d["published_at"] or "")[:19].replace("T", " "),
+                d["delivery"], d["status"], (d["published_at"] or "")[:16].replace("T", " "),
                 str(d["rows"]["new"]), str(d["rows"]["correction"]), str(d["rows"]["withdrawal"]),
                 str(d["court"]["accepted"]), str(d["court"]["rejected"]), str(d["court"]["awaiting"]),
-                d["run_id"],
+                d["run_id"][:12],
             )
         console.print(table)
