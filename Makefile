@@ -40,7 +40,7 @@ fuzz: venv
 	$(BIN)/python -m tests.fuzz.run --seconds $${FUZZ_SECONDS:-300}
 
 airflow: venv
-	$(BIN)/python -m pipelines.airflow_standalone
+	$(BIN)/python scripts/airflow_standalone.py
 
 lint: venv
 	$(BIN)/ruff check .
