@@ -160,12 +160,26 @@ def safe(frame: Frame | None, columns: Mapping[str, pl.DataType]) -> pl.DataFram
     if frame is None:
         return pl.DataFrame(schema=dict(columns))
     have = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
-    exprs = [
-        (pl.col(c).cast(t, strict=False) if c in have else pl.lit(None, dtype=t)).alias(c)
-        for c, t in columns.items()
-    ]
+    exprs = [_coerce(c, have.get(c), t).alias(c) for c, t in columns.items()]
     out = frame.select(exprs)
     return out.collect() if isinstance(out, pl.LazyFrame) else out
+
+
+def _coerce(name: str, actual: pl.DataType | None, wanted: pl.DataType) -> pl.Expr:
+    """The column as `wanted`, or nulls when it is missing or cannot be converted."""
+    if actual is None:
+        return pl.lit(None, dtype=wanted)
+    if actual == wanted:
+        return pl.col(name)
+    if wanted == pl.String:
+        return pl.col(name).cast(pl.String, strict=False)
+    if actual == pl.String and wanted == pl.Date:
+        return pl.col(name).str.to_date(strict=False)
+    if (actual.is_numeric() or actual == pl.Boolean) and (wanted.is_numeric() or wanted == pl.Boolean):
+        return pl.col(name).cast(wanted, strict=False)
+    if actual.is_temporal() and wanted == pl.Date:
+        return pl.col(name).cast(pl.Date, strict=False)
+    return pl.lit(None, dtype=wanted)
 
 
 def for_gx(frame: pl.DataFrame) -> pl.DataFrame:

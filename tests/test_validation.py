@@ -1,0 +1,350 @@
+"""Validation gates: every suite passes a clean county, and each fault class fails the right
+expectation and blocks delivery. Real Great Expectations throughout (no mocks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.errors import ConfigError, ValidationFailed
+from pipelines.validation import CHECKPOINTS, gate, load_suite, run_checkpoint
+from pipelines.validation.sample import clean_county
+from pipelines.validation.suites import expectations_dir
+from pipelines.validation.tables import ValidationContext, prepare
+
+N = 40  # DOJ counts in the sample county (60 determinations, 40 delivery rows)
+
+
+@pytest.fixture(scope="module")
+def county():
+    return clean_county(N)
+
+
+def run(county, checkpoint: str, out_dir: Path, *, frames: dict | None = None, docs: bool = False, **context):
+    ctx = {**county.context[checkpoint], "build_docs": docs, **context}
+    return run_checkpoint(checkpoint, frames or county.frames[checkpoint], context=ctx, out_dir=out_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# Suite files
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_suite_file_is_complete(checkpoint, county):
+    suite = load_suite(checkpoint)
+    assert suite.path == (expectations_dir() / f"{checkpoint}.yaml").resolve()
+    for _, exp in suite.expectations():
+        assert exp.severity in ("critical", "warning")
+        assert exp.why and "\n" not in exp.why
+    tables = prepare(suite, county.frames[checkpoint], ValidationContext.from_dict(county.context[checkpoint]))
+    assert set(tables) == set(suite.tables)
+    for name, spec in suite.tables.items():
+        # Every documented derived column is computed, and every computed column is documented
+        # (or is the frame's own column, read as is).
+        columns = set(tables[name].frame.columns)
+        assert set(spec.derived) <= columns, f"{name}: documented but not computed"
+        read = {c for exp in spec.expectations for c in exp.columns()}
+        assert read <= columns
+
+
+def test_bad_suite_file_names_the_key(tmp_path):
+    text = (expectations_dir() / "delivery.yaml").read_text()
+    (tmp_path / "a").mkdir()
+    bad = tmp_path / "a" / "delivery.yaml"
+    bad.write_text(text.replace("severity: warning", "severity: minor", 1))
+    with pytest.raises(ConfigError, match=r"delivery\.yaml.*severity"):
+        load_suite(bad)
+    (tmp_path / "b").mkdir()
+    bad = tmp_path / "b" / "delivery.yaml"
+    bad.write_text(text.replace("type: expect_column_values_to_not_be_null", "type: expect_column_values_to_be_purple", 1))
+    with pytest.raises(ConfigError, match="expect_column_values_to_be_purple"):
+        load_suite(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# A clean county passes every checkpoint
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_clean_county_passes(checkpoint, county, tmp_path):
+    result = run(county, checkpoint, tmp_path / "validation")
+    failed = [o.describe() for o in result.outcomes if not o.success]
+    assert result.success and not failed, failed
+    assert gate(result) is result
+    summary = json.loads((tmp_path / "validation" / f"{checkpoint}.json").read_text())
+    assert summary["format"] == "autoclear.validation/1"
+    assert summary["checkpoint"] == checkpoint and summary["success"] and not summary["blocked"]
+    assert summary["expectations"]["total"] == len(load_suite(checkpoint).expectations())
+    assert summary["expectations"]["failed_critical"] == 0
+    assert all(r["success"] and r["row_ids"] == [] for r in summary["results"])
+
+
+def test_all_checkpoints_share_one_data_docs_site_per_run(county, tmp_path):
+    out = tmp_path / "run1" / "validation"
+    results = [run(county, name, out, docs=True) for name in ("doj_input", "determinations")]
+    index = out / "data_docs" / "index.html"
+    assert results[-1].data_docs == index and index.exists()
+    html = index.read_text()
+    for name in ("doj_input.rows", "determinations.determinations"):
+        assert name in html  # both checkpoints' validations are listed in the run's index
+    for table, page in results[-1].validation_pages.items():
+        assert page.exists(), table
+    summary = json.loads((out / "determinations.json").read_text())
+    assert summary["data_docs"] == "data_docs/index.html"
+    # Another run keeps its own Data Docs; the first run's are untouched.
+    before = index.read_text()
+    run(county, "delivery", tmp_path / "run2" / "validation", docs=True)
+    assert (tmp_path / "run2" / "validation" / "data_docs" / "index.html").exists()
+    assert index.read_text() == before
+
+
+def test_summary_is_deterministic(county, tmp_path):
+    frames = county.frames["determinations"]
+    bad = frames["determinations"].with_columns(
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("Eligible")).otherwise(pl.col("determination"))
+        .alias("determination"))
+    texts = []
+    for i in range(2):
+        run(county, "determinations", tmp_path / f"r{i}", frames={**frames, "determinations": bad})
+        texts.append((tmp_path / f"r{i}" / "determinations.json").read_bytes())
+    assert texts[0] == texts[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Each fault class fails the right expectation, names the rows by our ids, and blocks delivery
+
+
+def _at(frame: pl.DataFrame, row: int, column: str, value, dtype=None) -> pl.DataFrame:
+    """`frame` with one cell replaced."""
+    lit = pl.lit(value, dtype=dtype or frame.schema[column])
+    return frame.with_columns(pl.when(pl.int_range(pl.len()) == row).then(lit).otherwise(pl.col(column)).alias(column))
+
+
+def _dup(frame: pl.DataFrame, row: int) -> pl.DataFrame:
+    return pl.concat([frame, frame.slice(row, 1)])
+
+
+def _drop(frame: pl.DataFrame, row: int) -> pl.DataFrame:
+    return frame.filter(pl.int_range(pl.len()) != row)
+
+
+F = dict[str, pl.DataFrame]
+# (checkpoint, what the fault is, frames -> faulty frames, extra context, expectation id, a row id it must name)
+FAULTS: list[tuple[str, str, Callable[[F], F], dict, str, str | None]] = [
+    ("doj_input", "missing column",
+     lambda f: {**f, "rows": f["rows"].drop("CNT_ORDER")}, {},
+     "doj_input.columns_present", "rows.CNT_ORDER"),
+    ("doj_input", "column of the wrong type",
+     lambda f: {**f, "counts": f["counts"].with_columns(pl.col("event_date").cast(pl.String))}, {},
+     "doj_input.columns_typed", "counts.event_date"),
+    ("doj_input", "null person id on a count",
+     lambda f: {**f, "counts": _at(f["counts"], 3, "person_id", None)}, {},
+     "doj_input.counts.person_id_present", "doj:S00000001:001001002000"),
+    ("doj_input", "null count id",
+     lambda f: {**f, "counts": _at(f["counts"], 3, "count_id", None)}, {},
+     "doj_input.counts.count_id_present", "row 4"),
+    ("doj_input", "duplicate count",
+     lambda f: {**f, "counts": _dup(f["counts"], 2)}, {},
+     "doj_input.counts.count_unique", "doj:S00000001:001001001000"),
+    ("doj_input", "malformed CNT_ORDER",
+     lambda f: {**f, "rows": _at(f["rows"], 4, "CNT_ORDER", "12345")}, {},
+     "doj_input.rows.cnt_order_format", "la_doj_01.dat:6"),
+    ("doj_input", "unreadable conviction date",
+     lambda f: {**f, "rows": _at(f["rows"], 7, "STP_EVENT_DATE", "20191340")}, {},
+     "doj_input.rows.conviction_date_readable", "la_doj_01.dat:9"),
+    ("doj_input", "conservation broken (stats)",
+     lambda f: {**f, "stats": f["stats"].with_columns(pl.col("rows_read") + 1)}, {},
+     "doj_input.files.conservation", "la_doj_01.dat"),
+    ("doj_input", "accepted row lost",
+     lambda f: {**f, "rows": _drop(f["rows"], 0)}, {},
+     "doj_input.files.accepted_rows_present", "la_doj_01.dat"),
+    ("doj_input", "count of an unknown person",
+     lambda f: {**f, "persons": _drop(f["persons"], 0)}, {},
+     "doj_input.counts.person_known", "doj:S00000000:001001001000"),
+    ("court_input", "count from another county",
+     lambda f: {**f, "counts": _at(f["counts"], 1, "county", "ORANGE")}, {},
+     "court_input.counts.in_this_county", None),
+    ("court_input", "line read twice",
+     lambda f: {**f, "rows": _dup(f["rows"], 5)}, {},
+     "court_input.rows.line_read_once", "extract_01.csv:7"),
+    ("court_input", "unknown disposition",
+     lambda f: {**f, "counts": _at(f["counts"], 2, "disposition", "guilty")}, {},
+     "court_input.counts.disposition_known", None),
+    ("court_input", "dismissal flagged as a conviction",
+     lambda f: {**f, "counts": _at(f["counts"], 2, "disposition", "dismissed")}, {},
+     "court_input.counts.conviction_flag_consistent", None),
+    ("reconciled", "probability out of range",
+     lambda f: {**f, "reconciled": _at(f["reconciled"], 0, "match_probability", 1.5)}, {},
+     "reconciled.probability_in_range", "court:LOS ANGELES:BA0000000:1"),
+    ("reconciled", "DOJ count matched twice",
+     lambda f: {**f, "reconciled": _at(_at(f["reconciled"], N // 2, "doj_count_id", "doj:S00000000:001001001000"),
+                                        N // 2, "classification", "matched").pipe(
+         _at, N // 2, "agreement", "cii")}, {},
+     "reconciled.doj_count_matched_twice", "doj:S00000000:001001001000"),
+    ("reconciled", "court cannabis count not classified",
+     lambda f: {**f, "reconciled": _drop(f["reconciled"], N // 2)}, {},
+     "reconciled.every_court_count_classified", "court:LOS ANGELES:CC0000010:1"),
+    ("reconciled", "match without evidence",
+     lambda f: {**f, "reconciled": _at(f["reconciled"], 1, "agreement", None)}, {},
+     "reconciled.match_evidence", "court:LOS ANGELES:BA0000000:2"),
+    ("reconciled", "unknown classification",
+     lambda f: {**f, "reconciled": _at(f["reconciled"], 1, "classification", "maybe")}, {},
+     "reconciled.classification_known", None),
+    ("reconciled", "classified count not in the extract",
+     lambda f: {**f, "court_counts": _drop(f["court_counts"], 0)}, {},
+     "reconciled.court_count_known", "court:LOS ANGELES:BA0000000:1"),
+    ("determinations", "determination outside the allowed set",
+     lambda f: {**f, "determinations": _at(f["determinations"], 5, "determination", "Eligible")}, {},
+     "determinations.determination_allowed", "doj:S00000002:001001002000"),
+    ("determinations", "relief contradicts the determination",
+     lambda f: {**f, "determinations": _at(f["determinations"], 2, "relief", "dismiss_and_seal")}, {},
+     "determinations.relief_fits_determination", "doj:S00000001:001001001000"),
+    ("determinations", "empty reason",
+     lambda f: {**f, "determinations": _at(f["determinations"], 0, "reason", "  ")}, {},
+     "determinations.reason_present", "doj:S00000000:001001001000"),
+    ("determinations", "no explanation",
+     lambda f: {**f, "determinations": _at(f["determinations"], 0, "explanation", None)}, {},
+     "determinations.explanation_present", "doj:S00000000:001001001000"),
+    ("determinations", "conviction after compute-at",
+     lambda f: {**f, "counts": _at(f["counts"], 0, "event_date", dt.date(2030, 1, 1))}, {},
+     "determinations.conviction_not_after_compute_at", "doj:S00000000:001001001000"),
+    ("determinations", "conviction without a determination",
+     lambda f: {**f, "determinations": _drop(f["determinations"], 3)}, {},
+     "determinations.every_conviction_decided", "doj:S00000001:001001002000"),
+    ("determinations", "two determinations for one conviction",
+     lambda f: {**f, "determinations": _dup(f["determinations"], 3)}, {},
+     "determinations.one_per_conviction", "doj:S00000001:001001002000"),
+    ("determinations", "decided as of another date",
+     lambda f: {**f, "determinations": _at(f["determinations"], 0, "compute_at", dt.date(2020, 1, 1))}, {},
+     "determinations.as_of_compute_at", "doj:S00000000:001001001000"),
+    ("determinations", "determination for a count that is no conviction",
+     lambda f: {**f, "counts": _at(f["counts"], 0, "is_conviction", False)}, {},
+     "determinations.conviction_known", "doj:S00000000:001001001000"),
+    ("delivery", "delivery row with no case number",
+     lambda f: {**f, "delivery": _at(f["delivery"], 1, "court_case_number", None)}, {},
+     "delivery.case_number_present", "doj:S00000000:001001002000"),
+    ("delivery", "case number outside the court's pattern",
+     lambda f: {**f, "delivery": _at(f["delivery"], 1, "court_case_number", "XY12")}, {},
+     "delivery.case_number_format", "doj:S00000000:001001002000"),
+    ("delivery", "same case and count twice",
+     lambda f: {**f, "delivery": _dup(f["delivery"], 0)}, {"expected_rows": {"new": N + 1}},
+     "delivery.case_and_count_unique", "doj:S00000000:001001001000"),
+    ("delivery", "rows do not reconcile with the ledger",
+     lambda f: f, {"expected_rows": {"new": 1000}},
+     "delivery.rows_reconcile_with_ledger", "new"),
+    ("delivery", "no ledger plan given",
+     lambda f: f, {"expected_rows": None},
+     "delivery.expected_counts_given", "correction"),
+    ("delivery", "relief no court acts on",
+     lambda f: {**f, "delivery": _at(f["delivery"], 0, "relief", "review")}, {},
+     "delivery.relief_actionable", "doj:S00000000:001001001000"),
+    ("delivery", "row disagrees with its determination",
+     lambda f: {**f, "delivery": _at(f["delivery"], 0, "relief", "recall_and_resentence")}, {},
+     "delivery.matches_determination", "doj:S00000000:001001001000"),
+    ("delivery", "another county's conviction",
+     lambda f: {**f, "delivery": _at(f["delivery"], 0, "county", "ORANGE")}, {},
+     "delivery.in_this_county", "doj:S00000000:001001001000"),
+]
+
+
+@pytest.mark.parametrize(("checkpoint", "fault", "inject", "context", "expectation", "row_id"), FAULTS,
+                         ids=[f"{c}: {f}" for c, f, *_ in FAULTS])
+def test_fault_fails_the_right_expectation_and_blocks(checkpoint, fault, inject, context, expectation, row_id,
+                                                       county, tmp_path):
+    frames = inject(dict(county.frames[checkpoint]))
+    result = run(county, checkpoint, tmp_path / "validation", frames=frames, **context)
+    failed = {o.id: o for o in result.critical_failures}
+    assert not result.success
+    assert expectation in failed, f"{fault}: failed {sorted(failed)}"
+    outcome = failed[expectation]
+    if outcome.unexpected_count is not None:
+        assert outcome.unexpected_count >= 1
+    if row_id is not None:
+        assert row_id in outcome.row_ids, outcome.describe()
+    with pytest.raises(ValidationFailed) as blocked:
+        gate(result)
+    message = str(blocked.value)
+    assert expectation in message and checkpoint in message
+    if row_id is not None:
+        assert row_id in message
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["blocked"] and expectation in {r["id"] for r in summary["results"] if not r["success"]}
+
+
+def test_warning_is_reported_but_does_not_block(county, tmp_path):
+    frames = dict(county.frames["doj_input"])
+    frames["persons"] = _at(frames["persons"], 2, "gender", "Q")
+    result = run(county, "doj_input", tmp_path, frames=frames)
+    assert result.success and not result.critical_failures
+    assert [o.id for o in result.warnings] == ["doj_input.persons.gender_known"]
+    assert result.warnings[0].row_ids == ["doj:S00000002"]
+    assert gate(result) is result
+
+
+def test_row_ids_are_capped(county, tmp_path):
+    frames = dict(county.frames["determinations"])
+    frames["determinations"] = frames["determinations"].with_columns(pl.lit("").alias("reason"))
+    result = run(county, "determinations", tmp_path, frames=frames, max_row_ids=3)
+    (outcome,) = [o for o in result.critical_failures if o.id == "determinations.reason_present"]
+    assert outcome.unexpected_count == frames["determinations"].height
+    assert len(outcome.row_ids) == 3
+    assert "..." in outcome.describe()
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs, confidentiality, nothing sent anywhere
+
+
+def test_missing_frame_or_context_is_a_clear_error(county, tmp_path):
+    frames = dict(county.frames["determinations"])
+    del frames["counts"]
+    with pytest.raises(ValueError, match="missing frame.*counts"):
+        run(county, "determinations", tmp_path, frames=frames)
+    with pytest.raises(ValueError, match="compute_at"):
+        run_checkpoint("determinations", county.frames["determinations"], context={"county": "LOS ANGELES"},
+                       out_dir=tmp_path)
+
+
+def test_lazy_frames_are_accepted(county, tmp_path):
+    frames = {k: v.lazy() for k, v in county.frames["doj_input"].items()}
+    assert run(county, "doj_input", tmp_path, frames=frames).success
+
+
+def test_no_personal_data_in_results_docs_or_logs(county, tmp_path, caplog):
+    frames = dict(county.frames["doj_input"])
+    # Failing rows whose personal fields are bad: the values must not leak anywhere.
+    frames["persons"] = _at(_at(frames["persons"], 1, "dob", dt.date(2031, 2, 3)), 1, "cii", "A1234")
+    frames["rows"] = _at(frames["rows"], 1, "PRI_DOB", "19719999")
+    caplog.set_level(logging.DEBUG)
+    result = run(county, "doj_input", tmp_path / "validation", frames=frames, docs=True)
+    assert {o.id for o in result.warnings} >= {"doj_input.persons.dob_plausible", "doj_input.persons.cii_format",
+                                               "doj_input.rows.dob_readable"}
+    secrets = ["2031-02-03", "20310203", "A1234", "19719999", "DOE1,JOHN", "JOHN", "1970-01-01", "19700101"]
+    texts = [p.read_text(errors="replace") for p in (tmp_path / "validation").rglob("*")
+             if p.is_file() and p.suffix in (".json", ".html", ".yml", ".yaml")]
+    texts.append(caplog.text)
+    texts.append(result.describe())
+    for secret in secrets:
+        assert not any(secret in t for t in texts), secret
+
+
+def test_nothing_is_sent_anywhere(county, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("validation tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert run(county, "delivery", tmp_path, docs=True).success
+
+
+def test_outputs_are_not_world_readable(county, tmp_path):
+    run(county, "reconciled", tmp_path / "validation", docs=True)
+    for path in (tmp_path / "validation").rglob("*"):
+        assert not path.stat().st_mode & 0o007, path
