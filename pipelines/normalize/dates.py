@@ -41,24 +41,92 @@ TWO_DIGIT_YEAR_FORMATS = frozenset({"MMDDYY", "MM/DD/YY"})
 DOB_MIN_AGE = 10
 EARLIEST_YEAR = 1900
 
-# format -> (regex with groups in the order given by the tuple, group order)
-_PATTERNS: dict[str, tuple[str, tuple[str, str, str]]] = {
-    "YYYYMMDD": (r"^(\d{4})(\d{2})(\d{2})$", ("y", "m", "d")),
-    "YYYY-MM-DD": (r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T].*)?$", ("y", "m", "d")),
-    "MM/DD/YYYY": (r"^(\d{1,2})[/-](\d{1,2})[/-](\d{4})$", ("m", "d", "y")),
-    "MMDDYYYY": (r"^(\d{2})(\d{2})(\d{4})$", ("m", "d", "y")),
-    "MMDDYY": (r"^(\d{2})(\d{2})(\d{2})$", ("m", "d", "y")),
-    "MM/DD/YY": (r"^(\d{1,2})[/-](\d{1,2})[/-](\d{2})$", ("m", "d", "y")),
+# format -> (shape regex, separator or None, order of the parts). The shape check is a plain
+# regex match (no captures); the parts are then cut with slices or a split, which is far
+# cheaper than capture groups on millions of values.
+_SHAPES: dict[str, tuple[str, str | None, tuple[str, str, str]]] = {
+    "YYYYMMDD": (r"^\d{8}$", None, ("y", "m", "d")),
+    "YYYY-MM-DD": (r"^\d{4}-\d{1,2}-\d{1,2}$", "-", ("y", "m", "d")),
+    "MM/DD/YYYY": (r"^\d{1,2}/\d{1,2}/\d{4}$", "/", ("m", "d", "y")),
+    "MMDDYYYY": (r"^\d{8}$", None, ("m", "d", "y")),
+    "MMDDYY": (r"^\d{6}$", None, ("m", "d", "y")),
+    "MM/DD/YY": (r"^\d{1,2}/\d{1,2}/\d{2}$", "/", ("m", "d", "y")),
 }
+_WIDTHS = {"y": 4, "m": 2, "d": 2}
 
 # Placeholders for "unknown": only zeros / nines and separators.
 _PLACEHOLDER = r"^(?:[0/\-. ]*|[9/\-. ]*)$"
+
+CANDIDATES = pl.Struct({"as_1900": pl.Date, "as_2000": pl.Date, "year": pl.Int32, "two_digit": pl.Boolean})
 
 
 def is_missing(raw: pl.Expr) -> pl.Expr:
     """True where a raw date value is blank or a placeholder for unknown (null stays null-safe)."""
     s = raw.str.strip_chars()
     return s.is_null() | (s == "") | s.str.contains(_PLACEHOLDER)
+
+
+def _parts(s: pl.Expr, fmt: str) -> dict[str, pl.Expr]:
+    shape, sep, order = _SHAPES[fmt]
+    if sep is None:
+        widths = [(_WIDTHS[p] if not (p == "y" and fmt == "MMDDYY") else 2) for p in order]
+        out, at = {}, 0
+        for part, width in zip(order, widths, strict=True):
+            out[part] = s.str.slice(at, width)
+            at += width
+        return out
+    split = s.str.split_exact(sep, 2)
+    return {part: split.struct.field(f"field_{i}") for i, part in enumerate(order)}
+
+
+def date_candidates(raw: pl.Expr, fmt: str) -> pl.Expr:
+    """A struct ``{as_1900, as_2000, year, two_digit}`` for raw date text in ``fmt``.
+
+    For four-digit years both dates are the same. For two-digit years they are the 19YY and
+    20YY readings; ``choose_century`` picks one per row. Missing or malformed values give nulls.
+    Depends only on the raw text, so it can be computed once per distinct value.
+    """
+    if fmt not in _SHAPES:
+        raise ValueError(f"unknown date format {fmt!r}; known: {', '.join(DATE_FORMATS)}")
+    shape = _SHAPES[fmt][0]
+    s = raw.cast(pl.String).str.strip_chars()
+    if fmt == "YYYY-MM-DD":
+        # A time part (SQL, Excel: "1999-04-20 00:00:00", "1999-04-20T00:00") is ignored.
+        s = s.str.replace("T", " ", literal=True).str.split_exact(" ", 1).struct.field("field_0").str.replace_all("/", "-", literal=True)
+    elif "/" in fmt:
+        s = s.str.replace_all("-", "/", literal=True)
+    ok = s.str.contains(shape) & ~is_missing(raw)
+    parts = _parts(s, fmt)
+    y = parts["y"].cast(pl.Int32, strict=False)
+    two = fmt in TWO_DIGIT_YEAR_FORMATS
+    mm = parts["m"].str.zfill(2)
+    dd = parts["d"].str.zfill(2)
+
+    def on(year: pl.Expr) -> pl.Expr:
+        iso = pl.concat_str([year.cast(pl.String).str.zfill(4), mm, dd], separator="-")
+        return pl.when(ok).then(iso.str.to_date("%Y-%m-%d", strict=False))
+
+    return pl.struct(
+        on(y + 1900 if two else y).alias("as_1900"),
+        on(y + 2000 if two else y).alias("as_2000"),
+        pl.when(ok).then(y).alias("year"),
+        pl.lit(two).alias("two_digit"),
+    )
+
+
+def choose_century(candidates: pl.Expr, *, pivot_year: int | pl.Expr, latest_year: int | pl.Expr | None = None) -> pl.Expr:
+    """Apply the century rule and the plausibility bounds to ``date_candidates`` (see the module
+    docstring): 20YY when that year is not after ``pivot_year``, else 19YY; years before 1900 or
+    after ``latest_year`` (default ``pivot_year + 1``) are invalid (null)."""
+    pivot = pivot_year if isinstance(pivot_year, pl.Expr) else pl.lit(pivot_year, dtype=pl.Int32)
+    latest = pivot + 1 if latest_year is None else (
+        latest_year if isinstance(latest_year, pl.Expr) else pl.lit(latest_year, dtype=pl.Int32))
+    late = candidates.struct.field("as_2000")
+    early = candidates.struct.field("as_1900")
+    two = candidates.struct.field("two_digit")
+    chosen = pl.when(two & (candidates.struct.field("year") + 2000 <= pivot)).then(late).otherwise(early)
+    year = chosen.dt.year()
+    return pl.when((year >= EARLIEST_YEAR) & (year <= latest)).then(chosen)
 
 
 def parse_date(
@@ -71,25 +139,7 @@ def parse_date(
     module docstring). For dates of birth pass ``pivot_year=dob_pivot(...)`` and
     ``latest_year=<compute-at year>``.
     """
-    if fmt not in _PATTERNS:
-        raise ValueError(f"unknown date format {fmt!r}; known: {', '.join(DATE_FORMATS)}")
-    pattern, order = _PATTERNS[fmt]
-    pivot = pivot_year if isinstance(pivot_year, pl.Expr) else pl.lit(pivot_year, dtype=pl.Int32)
-    latest = pivot + 1 if latest_year is None else latest_year
-    groups = raw.str.strip_chars().str.extract_groups(pattern)
-    parts = {name: groups.struct.field(str(i + 1)).cast(pl.Int32, strict=False) for i, name in enumerate(order)}
-    year = parts["y"]
-    if fmt in TWO_DIGIT_YEAR_FORMATS:
-        year = pl.when(year + 2000 <= pivot).then(year + 2000).otherwise(year + 1900)
-    iso = pl.format(
-        "{}-{}-{}",
-        year.cast(pl.String).str.zfill(4),
-        parts["m"].cast(pl.String).str.zfill(2),
-        parts["d"].cast(pl.String).str.zfill(2),
-    )
-    parsed = iso.str.to_date("%Y-%m-%d", strict=False)
-    plausible = (year >= EARLIEST_YEAR) & (year <= latest)
-    return pl.when(~is_missing(raw) & plausible).then(parsed).otherwise(None)
+    return choose_century(date_candidates(raw, fmt), pivot_year=pivot_year, latest_year=latest_year)
 
 
 def dob_pivot(event_date: pl.Expr, as_of_year: int) -> pl.Expr:

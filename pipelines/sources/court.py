@@ -66,10 +66,14 @@ CANONICAL_FIELDS: tuple[str, ...] = (
 DEFAULT_INVALID = {"disposition_date": "quarantine", "dob": "null", "offense_date": "null", "filed_date": "null"}
 
 # What read_court's rows hold: the canonical fields as String (dates as YYYY-MM-DD; ``name`` as
-# written, with the parsed parts beside it), the disposition class, then lineage.
+# written, or the separate parts joined as LAST/FIRST MIDDLE, with its format), the disposition
+# class, the fields found present but unreadable, then lineage.
 ROW_SCHEMA: dict[str, pl.DataType] = {
     **{f: pl.String for f in CANONICAL_FIELDS},
-    "name_suffix": pl.String,
+    "name_format": pl.String,  # how to read ``name`` (names.NAME_FORMATS)
+    "case_number_normalized": pl.String,  # normalize/case_numbers.py
+    "case_number_base": pl.String,  # without the defendant suffix
+    "defendant_suffix": pl.String,
     "disposition_class": pl.String,  # one of model.DISPOSITIONS (layout code table applied)
     "invalid_fields": pl.List(pl.String),  # fields whose value was present but unreadable (nulled)
     **model.LINEAGE,
@@ -342,7 +346,7 @@ class CourtRead:
 
 
 # ---------------------------------------------------------------------------------------------
-# Structure layer: one frame per file with source_line, raw, _reason, _detail and source columns
+# Structure layer: per file, the well-formed rows split into source columns, and the others
 
 _CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]|\x{FFFD}{3,}"
 # Separator bytes for reading whole lines as one column: the first one absent from the data.
@@ -351,10 +355,14 @@ _LINE_SEPARATORS = [chr(b) for b in (0x1F, 0x1E, 0x1D, 0x1C, *range(0x01, 0x09),
 
 @dataclass
 class _Structured:
-    frame: pl.DataFrame  # source_line, raw, _reason, _detail, + source columns (String)
+    """One file split into fields: what the interpretation layer works on."""
+
+    frame: pl.DataFrame  # well-formed rows: source_line + source columns (String)
+    bad: pl.DataFrame  # rows that could not be split: source_line, _reason, _detail, raw
     columns: dict[str, str]  # locator key ("c:<name>" / "i:<index>" / "p:<start>:<end>") -> frame column
     blank_lines: int
     encoding: str
+    fetch_raw: Callable[[pl.Series], pl.DataFrame]  # source lines -> (source_line, raw), for quarantine
 
 
 def _decoded_source(path: Path, layout: Layout) -> tuple[Path | io.BytesIO, str, bool]:
@@ -368,10 +376,7 @@ def _decoded_source(path: Path, layout: Layout) -> tuple[Path | io.BytesIO, str,
 
 def _read_lines(source: Path | io.BytesIO) -> tuple[pl.DataFrame, bool]:
     """Physical lines as one String column ``raw`` (``\\r`` stripped); (frame, lossy utf-8)."""
-    data = source.getvalue() if isinstance(source, io.BytesIO) else None
-    if data is None:
-        with open(source, "rb") as f:
-            data = f.read()
+    data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
     if not data:
         return pl.DataFrame(schema={"raw": pl.String}), False
     sep = next((s for s in _LINE_SEPARATORS if s.encode() not in data), None)
@@ -398,8 +403,48 @@ def _read_lines(source: Path | io.BytesIO) -> tuple[pl.DataFrame, bool]:
     return frame.with_columns(pl.col("raw").fill_null("").str.strip_suffix("\r")), lossy
 
 
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def _has_control_bytes(source: Path | io.BytesIO) -> bool:
+    data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+    return len(data.translate(None, _CONTROL_BYTES)) != len(data)
+
+
 def _numbered(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.with_row_index("source_line", offset=1).with_columns(pl.col("source_line").cast(pl.Int64))
+
+
+def _line_fetcher(source: Path | io.BytesIO) -> Callable[[pl.Series], pl.DataFrame]:
+    """Re-read the physical lines wanted for quarantine (raw text is not kept for good rows)."""
+
+    def fetch(wanted: pl.Series) -> pl.DataFrame:
+        if wanted.len() == 0:
+            return pl.DataFrame(schema={"source_line": pl.Int64, "raw": pl.String})
+        data = source.getvalue() if isinstance(source, io.BytesIO) else None
+        sep = next((s for s in _LINE_SEPARATORS if data is None or s.encode() not in data), None)
+        if data is not None and sep is None:
+            lines, _ = _read_lines(source)
+            return _numbered(lines).filter(pl.col("source_line").is_in(wanted.implode())).select("source_line", "raw")
+        if data is None:
+            with open(source, "rb") as f:
+                sep = next((s for s in _LINE_SEPARATORS if s.encode() not in f.read()), None)
+            if sep is None:
+                lines, _ = _read_lines(source)
+                return _numbered(lines).filter(pl.col("source_line").is_in(wanted.implode())).select("source_line", "raw")
+        # Streamed, so only the wanted lines are ever held in memory.
+        return (
+            pl.scan_csv(
+                io.BytesIO(data) if data is not None else source, has_header=False, separator=sep, quote_char=None,
+                infer_schema=False, encoding="utf8-lossy", new_columns=["raw"], raise_if_empty=False,
+                row_index_name="source_line", row_index_offset=1,
+            )
+            .filter(pl.col("source_line").is_in(wanted.cast(pl.UInt32).implode()))
+            .select(pl.col("source_line").cast(pl.Int64), pl.col("raw").fill_null("").str.strip_suffix("\r"))
+            .collect(engine="streaming")
+        )
+
+    return fetch
 
 
 def _field_regex(delim: str, quote: str | None) -> str:
@@ -450,9 +495,12 @@ def _locate_columns(header: list[str], layout: Layout, file: str) -> dict[str, i
     return wanted
 
 
+_BINARY_DETAIL = "control characters or undecodable bytes (binary data)"
+
+
 def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     name = path.name
-    source, encoding, lossy_decode = _decoded_source(path, layout)
+    source, _, lossy_decode = _decoded_source(path, layout)
     lines, lossy = _read_lines(source)
     lossy = lossy or lossy_decode
     lines = _numbered(lines)
@@ -470,7 +518,6 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     for spec in layout.fields.values():
         for i in spec.indexes:
             needed[f"i:{i}"] = i
-    marker_index = None
     if layout.end_marker is not None:
         marker_index = layout.end_marker.index
         if marker_index is None:
@@ -487,95 +534,101 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     field = _field_regex(layout.delimiter, layout.quote_char)
     d = _escape(layout.delimiter)
     count_re = f"{{{expected - 1}}}" if expected is not None else f"{{{minimum - 1},}}"
-    good_line = f"^{field}(?:{d}{field}){count_re}$"
     raw = pl.col("raw")
+    # Control characters anywhere in the file? (one pass over the bytes; most files have none)
+    maybe_binary = lossy or _has_control_bytes(source)
     flags = lines.select(
-        blank=raw.str.strip_chars() == "",
-        binary=raw.str.contains(_CONTROL),
-        good=raw.str.contains(good_line),
+        (raw.str.strip_chars() == "").alias("blank"),
+        (raw.str.contains(f"^{field}(?:{d}{field}){count_re}$")
+         & (~raw.str.contains(_CONTROL) if maybe_binary else pl.lit(True))).alias("good"),
     )
-    blank = flags["blank"]
-    good = flags["good"] & ~flags["binary"]
-    blank_lines = int(blank.sum())
-    lines = lines.with_columns(_blank=blank, _good=good)
+    blank_lines = int(flags["blank"].sum())
+    good_mask = flags["good"]
+    bad = lines.filter(~good_mask & ~flags["blank"])
+    good_lines = lines.filter(good_mask)["source_line"]
+    n_good = good_lines.len()
 
     # Reasons for the lines that are not good.
-    if layout.quote_char is not None:
-        q = _escape(layout.quote_char)
-        unquoted = raw.str.replace_all(f'{q}[^{q}]*{q}', "")
-        open_quote = unquoted.str.contains(layout.quote_char, literal=True)
+    if bad.height:
+        if layout.quote_char is not None:
+            q = _escape(layout.quote_char)
+            unquoted = raw.str.replace_all(f"{q}[^{q}]*{q}", "")
+            open_quote = unquoted.str.contains(layout.quote_char, literal=True)
+        else:
+            unquoted, open_quote = raw, pl.lit(False)
+        n_fields = unquoted.str.count_matches(layout.delimiter, literal=True) + 1
+        want = f"expected {expected}" if expected is not None else f"at least {minimum}"
+        reason = (
+            pl.when(raw.str.contains(_CONTROL)).then(pl.lit("binary"))
+            .when(open_quote).then(pl.lit("bad_quoting"))
+            .when((n_fields != expected) if expected is not None else (n_fields < minimum)).then(pl.lit("field_count"))
+            .otherwise(pl.lit("bad_quoting"))
+        )
+        bad = _lazy(bad).with_columns(reason.alias("_reason"), n_fields.alias("_n")).with_columns(
+            pl.when(pl.col("_reason") == "binary").then(pl.lit(_BINARY_DETAIL))
+            .when(pl.col("_reason") == "field_count").then(pl.format("{} fields, " + want, "_n"))
+            .otherwise(pl.lit("unterminated quote, or a quote inside an unquoted field")).alias("_detail")
+        ).select("source_line", "_reason", "_detail", "raw").collect()
     else:
-        unquoted, open_quote = raw, pl.lit(False)
-    n_fields = unquoted.str.count_matches(layout.delimiter, literal=True) + 1
-    want = f"expected {expected}" if expected is not None else f"at least {minimum}"
-    reason = (
-        pl.when(pl.col("_good")).then(None)
-        .when(raw.str.contains(_CONTROL)).then(pl.lit("binary"))
-        .when(open_quote).then(pl.lit("bad_quoting"))
-        .when((n_fields != expected) if expected is not None else (n_fields < minimum)).then(pl.lit("field_count"))
-        .otherwise(pl.lit("bad_quoting"))
-    )
-    detail = (
-        pl.when(reason == "binary").then(pl.lit("control characters or undecodable bytes (binary data)"))
-        .when(reason == "field_count").then(pl.format("{} fields, " + want, n_fields))
-        .when(reason == "bad_quoting").then(pl.lit("unterminated quote, or a quote inside an unquoted field"))
-    )
-    lines = lines.filter(~pl.col("_blank")).with_columns(reason.alias("_reason"), detail.alias("_detail"))
+        bad = _no_bad()
 
-    n_good = int(lines["_good"].sum())
     positions = sorted(set(needed.values()))
     width = expected if expected is not None else minimum
-    schema = {f"f{i}": pl.String for i in range(width)}
     parse_opts = dict(
-        has_header=False, schema=schema, columns=positions, empty_string_is_null=False,
-        separator=layout.delimiter, quote_char=layout.quote_char, raise_if_empty=False,
-        truncate_ragged_lines=expected is None,
+        has_header=False, schema={f"f{i}": pl.String for i in range(width)}, columns=positions,
+        empty_string_is_null=False, separator=layout.delimiter, quote_char=layout.quote_char,
+        raise_if_empty=False, truncate_ragged_lines=expected is None,
     )
     if n_good == 0:
         parsed = pl.DataFrame(schema={f"f{i}": pl.String for i in positions})
-    elif n_good == lines.height and blank_lines == 0:
+    elif n_good == lines.height:
         # Every data line is good: parse the source itself (fast path).
+        del lines
         src = source if isinstance(source, Path) else io.BytesIO(source.getvalue())
         parsed = pl.read_csv(src, skip_lines=header_lines, encoding="utf8-lossy", **parse_opts)
     else:
         buffer = io.BytesIO()
-        lines.filter(pl.col("_good")).select("raw").write_csv(
+        lines.filter(good_mask).select("raw").write_csv(
             buffer, include_header=False, quote_style="never", separator="\x1f"
         )
+        del lines
         buffer.seek(0)
         parsed = pl.read_csv(buffer, encoding="utf8", **parse_opts)
     if parsed.height != n_good:
         raise ConservationError(f"{name}: {n_good} well-formed lines but {parsed.height} rows parsed")
-    parsed = parsed.select([f"f{i}" for i in positions])
-
-    good_part = pl.concat([lines.filter(pl.col("_good")).drop("_good", "_blank"), parsed], how="horizontal")
-    bad_part = lines.filter(~pl.col("_good")).drop("_good", "_blank")
-    frame = pl.concat([good_part, bad_part], how="diagonal").sort("source_line")
-    columns = {key: f"f{i}" for key, i in needed.items()}
+    frame = parsed.select([f"f{i}" for i in positions]).with_columns(good_lines.alias("source_line"))
     label = layout.encoding + (" (lossy)" if lossy else "")
-    return _Structured(frame, columns, blank_lines, label)
+    return _Structured(frame, bad, {key: f"f{i}" for key, i in needed.items()}, blank_lines, label,
+                       _line_fetcher(source))
+
+
+def _no_bad() -> pl.DataFrame:
+    return pl.DataFrame(schema={"source_line": pl.Int64, "_reason": pl.String, "_detail": pl.String, "raw": pl.String})
 
 
 def _structure_fixed_width(path: Path, layout: Layout) -> _Structured:
-    source, encoding, lossy_decode = _decoded_source(path, layout)
+    source, _, lossy_decode = _decoded_source(path, layout)
     lines, lossy = _read_lines(source)
     lines = _numbered(lines).slice(layout.skip_rows + (1 if layout.header else 0))
     raw = pl.col("raw")
-    blank = raw.str.strip_chars() == ""
-    blank_lines = int(lines.select(blank.sum()).item() or 0)
+    blank = lines.select(raw.str.strip_chars() == "").to_series()
+    blank_lines = int(blank.sum())
     lines = lines.filter(~blank)
     specs = [s for s in layout.fields.values() if s.start is not None]
     last_start = max((s.start for s in specs), default=1)
     length = raw.str.len_chars()
     too_long = (length > layout.record_length) if layout.record_length is not None else pl.lit(False)
-    reason = (
-        pl.when(raw.str.contains(_CONTROL)).then(pl.lit("binary"))
-        .when(too_long | (length < last_start)).then(pl.lit("line_length"))
-    )
+    maybe_binary = lossy or lossy_decode or _has_control_bytes(source)
+    reason = pl.when(too_long | (length < last_start)).then(pl.lit("line_length"))
+    if maybe_binary:
+        reason = pl.when(raw.str.contains(_CONTROL)).then(pl.lit("binary")).otherwise(reason)
+    lines = lines.with_columns(reason.alias("_reason"))
     limit = f"{last_start}-{layout.record_length}" if layout.record_length else f"at least {last_start}"
-    detail = (
-        pl.when(reason == "binary").then(pl.lit("control characters or undecodable bytes (binary data)"))
-        .when(reason == "line_length").then(pl.format("{} characters, expected " + limit, length))
+    bad = lines.filter(pl.col("_reason").is_not_null()).select(
+        "source_line", "_reason",
+        pl.when(pl.col("_reason") == "binary").then(pl.lit(_BINARY_DETAIL))
+        .otherwise(pl.format("{} characters, expected " + limit, length)).alias("_detail"),
+        "raw",
     )
     columns: dict[str, str] = {}
     exprs = []
@@ -584,9 +637,9 @@ def _structure_fixed_width(path: Path, layout: Layout) -> _Structured:
         if key not in columns:
             columns[key] = f"p{len(columns)}"
             exprs.append(raw.str.slice(spec.start - 1, spec.end - spec.start + 1).alias(columns[key]))
-    frame = lines.with_columns(reason.alias("_reason"), detail.alias("_detail"), *exprs)
+    frame = lines.filter(pl.col("_reason").is_null()).select("source_line", *exprs)
     label = layout.encoding + (" (lossy)" if (lossy or lossy_decode) else "")
-    return _Structured(frame, columns, blank_lines, label)
+    return _Structured(frame, bad, columns, blank_lines, label, _line_fetcher(source))
 
 
 def _table_columns(frame: pl.DataFrame, layout: Layout, file: str, first_line: int) -> dict[str, str]:
@@ -636,24 +689,24 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _table_structured(table: pl.DataFrame, layout: Layout, file: str, first_line: int, encoding: str) -> _Structured:
-    table = _as_text(table)
-    columns = _table_columns(table, layout, file, first_line)
-    data_cols = table.columns
-    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]) \
+    table = _as_text(table).with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + first_line).alias("source_line"))
+    data_cols = [c for c in table.columns if c != "source_line"]
+    columns = _table_columns(table.select(data_cols), layout, file, first_line)
+    blank = table.select(
+        pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols])
         if data_cols else pl.lit(True)
-    frame = table.with_columns(
-        (pl.int_range(pl.len(), dtype=pl.Int64) + first_line).alias("source_line"),
-        blank.alias("_blank"),
-    )
-    blank_lines = int(frame["_blank"].sum())
-    raw = pl.struct(data_cols).struct.json_encode() if data_cols else pl.lit("{}")
+    ).to_series()
+    blank_lines = int(blank.sum())
+    table = table.filter(~blank)
     renamed = {src: f"t{i}" for i, src in enumerate(dict.fromkeys(columns.values()))}
-    frame = frame.filter(~pl.col("_blank")).select(
-        "source_line", raw.alias("raw"),
-        pl.lit(None, dtype=pl.String).alias("_reason"), pl.lit(None, dtype=pl.String).alias("_detail"),
-        *[pl.col(src).alias(dst) for src, dst in renamed.items()],
-    )
-    return _Structured(frame, {k: renamed[v] for k, v in columns.items()}, blank_lines, encoding)
+    frame = table.select("source_line", *[pl.col(src).alias(dst) for src, dst in renamed.items()])
+
+    def fetch(wanted: pl.Series) -> pl.DataFrame:
+        rows = table.filter(pl.col("source_line").is_in(wanted.implode()))
+        raw = pl.struct(data_cols).struct.json_encode() if data_cols else pl.lit("{}")
+        return rows.select("source_line", raw.alias("raw"))
+
+    return _Structured(frame, _no_bad(), {k: renamed[v] for k, v in columns.items()}, blank_lines, encoding, fetch)
 
 
 def _structure_excel(path: Path, layout: Layout) -> _Structured:
@@ -695,7 +748,10 @@ def _structure_parquet(path: Path, layout: Layout) -> _Structured:
         raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=path.name, kind="OTHER") from exc
     wanted = {_norm_header(c) for spec in layout.fields.values() for c in spec.columns}
     keep = [c for c in schema if _norm_header(c) in wanted]
-    table = pl.read_parquet(path, columns=keep)
+    try:
+        table = pl.read_parquet(path, columns=keep)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=path.name, kind="OTHER") from exc
     return _table_structured(table, layout, path.name, 1, "parquet")
 
 
@@ -704,8 +760,7 @@ def _structure_parquet(path: Path, layout: Layout) -> _Structured:
 
 
 def _blank_null(e: pl.Expr) -> pl.Expr:
-    e = e.str.strip_chars()
-    return pl.when(e != "").then(e)
+    return e.str.strip_chars().replace("", None)
 
 
 def _field_expr(fname: str, spec: FieldSpec, columns: dict[str, str]) -> pl.Expr:
@@ -718,126 +773,184 @@ def _field_expr(fname: str, spec: FieldSpec, columns: dict[str, str]) -> pl.Expr
     return exprs[0] if len(exprs) == 1 else pl.coalesce(exprs)
 
 
+def _lazy(frame: pl.DataFrame) -> pl.LazyFrame:
+    """Lazy, so that Polars evaluates a sub-expression used several times only once (CSE)."""
+    return frame.lazy()
+
+
+def _by_distinct(frame: pl.DataFrame, keys: list[str], *exprs: pl.Expr) -> pl.DataFrame:
+    """``frame`` with ``exprs`` (over the key columns) computed once per distinct key and attached
+    in row order: values such as dates, case numbers and dispositions repeat a lot. Only the key
+    columns go through the join, so the wide frame is never copied."""
+    distinct = _lazy(frame.select(keys).unique()).with_columns(*exprs).collect()
+    added = [c for c in distinct.columns if c not in keys]
+    mapped = frame.select(keys).join(distinct, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    return pl.concat([frame.drop([c for c in added if c in frame.columns]), mapped.select(added)], how="horizontal")
+
+
+def _surname_present(name: pl.Expr) -> pl.Expr:
+    """A letter before the first / or , (or anywhere when there is none): cheap, no parsing."""
+    sep = pl.coalesce(name.str.find("/", literal=True), name.str.find(",", literal=True))
+    surname = pl.when(sep.is_null()).then(name).otherwise(name.str.slice(0, sep))
+    return surname.str.strip_chars(" -.'").fill_null("") != ""
+
+
 def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(accepted rows in ROW_SCHEMA, quarantine in model.QUARANTINE) for one file."""
-    frame = structured.frame
     mapped = {fname: _field_expr(fname, spec, structured.columns) for fname, spec in layout.fields.items()}
-    lf = frame.lazy().select(
-        "source_line", "raw", "_reason", "_detail",
-        *[expr.alias(f"_v_{fname}") for fname, expr in mapped.items()],
-        *([pl.col(structured.columns["marker"]).alias("_marker")] if "marker" in structured.columns else []),
-    )
-    v = {fname: pl.col(f"_v_{fname}") for fname in mapped}
+    df = _lazy(structured.frame).select(
+        "source_line",
+        *[expr.alias(f"v_{fname}") for fname, expr in mapped.items()],
+        *([pl.col(structured.columns["marker"]).str.strip_chars().alias("_marker")]
+          if "marker" in structured.columns else []),
+    ).collect()
+    structured.frame = structured.frame.clear()  # the source columns are not needed any more
+    v = {fname: pl.col(f"v_{fname}") for fname in mapped}
     null = pl.lit(None, dtype=pl.String)
-
-    # Dates: events first (their year is the DOB pivot).
     table_kind = layout.kind in ("excel", "parquet", "sql")
 
-    def parse(fname: str, pivot: int | pl.Expr, latest: int | pl.Expr | None = None) -> pl.Expr:
-        parsed = dates.parse_date(v[fname], layout.date_format(fname), pivot_year=pivot, latest_year=latest)
-        if table_kind and layout.date_format(fname) != "YYYY-MM-DD":
-            # Real date cells arrive as ISO text whatever the layout says.
-            parsed = pl.coalesce(parsed, dates.parse_date(v[fname], "YYYY-MM-DD", pivot_year=pivot, latest_year=latest))
-        return parsed
-
-    event_dates = {f: parse(f, as_of_year) for f in ("disposition_date", "filed_date", "offense_date") if f in v}
-    lf = lf.with_columns(*[e.alias(f"_d_{f}") for f, e in event_dates.items()])
-    if "dob" in v:
-        anchor = pl.coalesce([pl.col(f"_d_{f}") for f in event_dates]) if event_dates else pl.lit(None, dtype=pl.Date)
-        lf = lf.with_columns(parse("dob", dates.dob_pivot(anchor, as_of_year), as_of_year).alias("_d_dob"))
+    # Dates: candidates once per distinct text, then the century rule per row (events first:
+    # their year is the pivot for the date of birth).
     date_fields = [f for f in DATE_FIELDS if f in v]
+    for f in date_fields:
+        fmt = layout.date_format(f)
+        cand = dates.date_candidates(v[f], fmt)
+        if table_kind and fmt != "YYYY-MM-DD":
+            # Real date cells arrive as ISO text whatever the layout says.
+            iso = dates.date_candidates(v[f], "YYYY-MM-DD")
+            cand = pl.when(cand.struct.field("year").is_not_null()).then(cand).otherwise(iso)
+        df = _by_distinct(df, [f"v_{f}"], cand.alias(f"_c_{f}"), dates.is_missing(v[f]).alias(f"_m_{f}"))
+    events = [f for f in ("disposition_date", "filed_date", "offense_date") if f in v]
+    df = df.with_columns(*[dates.choose_century(pl.col(f"_c_{f}"), pivot_year=as_of_year).alias(f"_d_{f}")
+                           for f in events])
+    if "dob" in v:
+        anchor = pl.coalesce([pl.col(f"_d_{f}") for f in events]) if events else pl.lit(None, dtype=pl.Date)
+        df = df.with_columns(dates.choose_century(
+            pl.col("_c_dob"), pivot_year=dates.dob_pivot(anchor, as_of_year), latest_year=as_of_year
+        ).alias("_d_dob"))
+    invalid_date = {f: ~pl.col(f"_m_{f}") & pl.col(f"_d_{f}").is_null() for f in date_fields}
 
-    # Names.
+    # The name as written (separate parts joined as LAST/FIRST MIDDLE); parsed by court_persons.
     if "name" in v:
-        parts = names.parse_name(v["name"], layout.name_format())
-        name_raw = v["name"]
+        name, name_format = v["name"], layout.name_format()
     else:
-        parts = names.name_from_parts(v["last_name"], v.get("first_name", null), v.get("middle_name"))
-        name_raw = pl.concat_str([v[f] for f in NAME_PART_FIELDS if f in v], separator="/", ignore_nulls=True)
-    lf = lf.with_columns(parts.alias("_name"), name_raw.alias("_name_raw"))
+        name, name_format = names.join_parts(v["last_name"], v.get("first_name", null), v.get("middle_name")), \
+            "LAST/FIRST/MIDDLE"
+    df = df.with_columns(name.alias("_name"))
+    df = case_numbers.case_number_keys(df, "v_case_number").rename(
+        {"normalized": "_case", "base": "_case_base", "defendant_suffix": "_defendant_suffix"}
+    )
+    if "count_number" in v:
+        df = _by_distinct(df, ["v_count_number"], v["count_number"].str.extract(r"^(\d{1,6})$", 1)
+                          .cast(pl.Int64, strict=False).alias("_count"))
+        count_bad = v["count_number"].is_not_null() & pl.col("_count").is_null()
+    else:
+        count_bad = pl.lit(False)
 
-    case_norm = case_numbers.normalize_case_number(v["case_number"])
-    count_text = v.get("count_number", null)
-    count_ok = count_text.is_null() | count_text.str.contains(r"^\d{1,6}$")
-    lf = lf.with_columns(case_norm.alias("_case"), count_ok.alias("_count_ok"))
-
-    # Charge: blank charge is fine when the comment names a statute (checked on those rows only).
+    # Charge: a blank charge is fine when the comment names a statute (checked on those rows).
     charge_missing = v["charge"].is_null()
-    if "comment" in v:
+    if "comment" in v and df.select(charge_missing.any()).item():
         from pipelines.normalize.sections import find_statutes  # noqa: PLC0415
 
-        comment_statute = find_statutes(v["comment"]).list.len() > 0
-        charge_missing = charge_missing & ~(pl.when(v["charge"].is_null()).then(comment_statute).otherwise(False))
+        comments = df.filter(charge_missing & v["comment"].is_not_null()).select("v_comment").unique()
+        comments = comments.with_columns((find_statutes(pl.col("v_comment")).list.len() > 0).alias("_comment_statute"))
+        df = df.join(comments, on="v_comment", how="left", maintain_order="left")
+        charge_missing = charge_missing & ~pl.col("_comment_statute").fill_null(False)
 
     # Reasons, in priority order (the structure layer's reason wins).
-    invalid_date = {f: dates.is_invalid(v[f], pl.col(f"_d_{f}")) for f in date_fields}
     checks: list[tuple[pl.Expr, str, pl.Expr]] = []
     if "marker" in structured.columns:
-        checks.append((pl.col("_marker").str.strip_chars() != layout.end_marker.value, "end_marker",
+        checks.append((pl.col("_marker").fill_null("") != layout.end_marker.value, "end_marker",
                        pl.lit(f"the record does not end with {layout.end_marker.value!r} (truncated or shifted)")))
     checks += [
         (pl.col("_case").is_null(), "missing_case_number", pl.lit("no case number")),
         (charge_missing, "missing_charge", pl.lit("no charge, and no statute named in the comment")),
-        (pl.col("_name").struct.field("last_name").is_null(), "missing_name", pl.lit("no defendant name")),
+        (~_surname_present(pl.col("_name")), "missing_name", pl.lit("no defendant surname")),
     ]
     for f in date_fields:
         if layout.invalid_policy(f) == "quarantine":
-            checks.append((invalid_date[f], "bad_date",
-                           pl.lit(f"{f} is not a valid {layout.date_format(f)} date")))
-    checks.append((~pl.col("_count_ok"), "bad_count_number", pl.lit("count number is not a whole number")))
+            checks.append((invalid_date[f], "bad_date", pl.lit(f"{f} is not a valid {layout.date_format(f)} date")))
+    checks.append((count_bad, "bad_count_number", pl.lit("count number is not a whole number")))
     for fname, spec in layout.fields.items():
-        if spec.required and fname not in ("case_number", "charge", "name", "last_name") and fname in v:
+        if spec.required and fname not in ("case_number", "charge", "name", "last_name"):
             checks.append((v[fname].is_null(), f"missing_{fname}", pl.lit(f"no {fname}")))
-    chain_r = pl.when(pl.col("_reason").is_not_null()).then(pl.col("_reason"))
-    chain_d = pl.when(pl.col("_reason").is_not_null()).then(pl.col("_detail"))
+    chain_r = chain_d = None
     for cond, why, explain in checks:
-        chain_r = chain_r.when(cond.fill_null(False)).then(pl.lit(why))
-        chain_d = chain_d.when(cond.fill_null(False)).then(explain)
-    lf = lf.with_columns(chain_r.otherwise(None).alias("_reason"), chain_d.otherwise(None).alias("_detail"))
+        c = cond.fill_null(False)
+        chain_r = pl.when(c).then(pl.lit(why)) if chain_r is None else chain_r.when(c).then(pl.lit(why))
+        chain_d = pl.when(c).then(explain) if chain_d is None else chain_d.when(c).then(explain)
+    df = _lazy(df).with_columns(
+        chain_r.otherwise(None).alias("_reason"), chain_d.otherwise(None).alias("_detail")
+    ).collect()
 
-    # Duplicate (case, count number) within the file: later rows are quarantined.
+    # The same (case, count number) twice in one file: the later rows are quarantined.
     if "count_number" in v:
-        key = [pl.col("_case"), count_text.cast(pl.Int64, strict=False)]
-        dup = (
-            pl.col("_reason").is_null() & count_text.is_not_null()
-            & (pl.int_range(pl.len()).over(key, order_by="source_line") > 0)
-        )
-        first_line = pl.col("source_line").min().over(key)
-        lf = lf.with_columns(
-            pl.when(dup).then(pl.lit("duplicate_count")).otherwise(pl.col("_reason")).alias("_reason"),
-            pl.when(dup).then(pl.format("same case and count number as line {}", first_line))
-            .otherwise(pl.col("_detail")).alias("_detail"),
-        )
+        df = _mark_duplicate_counts(df)
 
-    interpreted = lf.collect()
-    quarantine = interpreted.filter(pl.col("_reason").is_not_null()).select(
+    rejected = df.filter(pl.col("_reason").is_not_null()).select("source_line", "_reason", "_detail")
+    rejected = rejected.join(structured.fetch_raw(rejected["source_line"]), on="source_line", how="left") \
+        if rejected.height else rejected.with_columns(pl.lit(None, dtype=pl.String).alias("raw"))
+    quarantine = pl.concat([structured.bad, rejected.select(structured.bad.columns)], how="vertical").sort(
+        "source_line"
+    ).select(
         pl.lit(SOURCE).alias("source"), pl.lit(file).alias("source_file"), "source_line",
         pl.col("_reason").alias("reason"), pl.col("_detail").alias("detail"), "raw",
     )
-    accepted = interpreted.filter(pl.col("_reason").is_null())
-
-    disposition_class = dispositions.classify_disposition(
-        v.get("disposition_code"), v.get("disposition"), codes=layout.disposition_codes
-    )
-    invalid_list = pl.concat_list([pl.when(invalid_date[f]).then(pl.lit(f)) for f in date_fields]).list.drop_nulls() \
+    keep = ["source_line", *[c for c in df.columns if c.startswith(("v_", "_d_", "_m_"))], "_name", "_case",
+            "_case_base", "_defendant_suffix"]
+    accepted = df.select(keep).filter(df["_reason"].is_null())
+    del df
+    accepted = _by_distinct(
+        accepted, [f"v_{f}" for f in ("disposition_code", "disposition") if f in v],
+        dispositions.classify_disposition(v.get("disposition_code"), v.get("disposition"),
+                                          codes=layout.disposition_codes).alias("disposition_class"),
+    ) if ("disposition_code" in v or "disposition" in v) else accepted.with_columns(
+        pl.lit("unknown").alias("disposition_class"))
+    invalid_list = (
+        pl.concat_list([pl.when(invalid_date[f]).then(pl.lit(f)) for f in date_fields]).list.drop_nulls()
         if date_fields else pl.lit([], dtype=pl.List(pl.String))
-    out = accepted.lazy().select(
+    )
+    rows = accepted.select(
         *[
             (
-                dates.to_iso(pl.col(f"_d_{f}")) if f in DATE_FIELDS and f in v
-                else pl.col("_name_raw") if f == "name"
-                else pl.col("_name").struct.field(f) if f in NAME_PART_FIELDS
+                dates.to_iso(pl.col(f"_d_{f}")) if f in date_fields
+                else pl.col("_name") if f == "name"
                 else v.get(f, null)
             ).alias(f)
             for f in CANONICAL_FIELDS
         ],
-        pl.col("_name").struct.field("name_suffix").alias("name_suffix"),
-        disposition_class.alias("disposition_class"),
+        pl.lit(name_format).alias("name_format"),
+        pl.col("_case").alias("case_number_normalized"),
+        pl.col("_case_base").alias("case_number_base"),
+        pl.col("_defendant_suffix").alias("defendant_suffix"),
+        "disposition_class",
         invalid_list.alias("invalid_fields"),
         pl.lit(SOURCE).alias("source"), pl.lit(file).alias("source_file"), "source_line",
     )
-    rows = out.collect()
     return model.conform(rows, ROW_SCHEMA, extra=False), model.conform(quarantine, model.QUARANTINE, extra=False)
+
+
+def _mark_duplicate_counts(df: pl.DataFrame) -> pl.DataFrame:
+    """Quarantine rows repeating an earlier row's (case, count number) in the same file."""
+    candidates = df.filter(pl.col("_reason").is_null() & pl.col("_count").is_not_null()).select(
+        "source_line", "_case", "_count"
+    )
+    if candidates.height == 0:
+        return df
+    # A 64-bit hash finds the candidates cheaply; the join below confirms them exactly.
+    firsts = candidates.filter(pl.struct("_case", "_count").hash(seed=7).is_first_distinct())
+    if firsts.height == candidates.height:
+        return df
+    dups = candidates.join(firsts.rename({"source_line": "_first_line"}), on=["_case", "_count"], how="inner").filter(
+        pl.col("source_line") != pl.col("_first_line")
+    ).select("source_line", "_first_line")
+    first_line = df.select("source_line").join(dups, on="source_line", how="left", maintain_order="left")["_first_line"]
+    dup = first_line.is_not_null()
+    return df.with_columns(
+        pl.when(dup).then(pl.lit("duplicate_count")).otherwise(pl.col("_reason")).alias("_reason"),
+        pl.when(dup).then(pl.format("same case and count number as line {}", first_line))
+        .otherwise(pl.col("_detail")).alias("_detail"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -887,9 +1000,9 @@ def read_court(
     rows_frames, quarantine_frames, stats = [], [], []
 
     def finish(structured: _Structured, file: str) -> None:
+        read = structured.frame.height + structured.bad.height
         rows, quarantine = _interpret(structured, layout, file=file, as_of_year=as_of_year)
         rows = rows.with_columns(pl.col("county").fill_null(county_name))
-        read = structured.frame.height
         stat = {
             "source_file": file, "layout": layout.name, "rows_read": read, "rows_accepted": rows.height,
             "rows_quarantined": quarantine.height, "blank_lines": structured.blank_lines,
@@ -964,55 +1077,89 @@ COUNT_EXTRAS: dict[str, pl.DataType] = {
     "person_key": pl.String,
 }
 
-_IDENTITY_FIELDS = ("cii", "ssn", "cdl", "dob", "last_name", "first_name")
+
+def _ordinal(frame: pl.DataFrame, group: list[str], order: str, name: str) -> pl.DataFrame:
+    """1, 2, 3 ... within each group in ``order``: a sort and a forward fill, no window function."""
+    frame = frame.sort([*group, order])
+    idx = pl.int_range(pl.len(), dtype=pl.Int64)
+    new = pl.any_horizontal([pl.col(g).ne_missing(pl.col(g).shift(1)) for g in group]) | (idx == 0)
+    return frame.with_columns((idx - pl.when(new).then(idx).forward_fill() + 1).alias(name))
 
 
-def _rows_lazy(rows: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    lf = rows.lazy()
-    have = lf.collect_schema().names()
-    return lf.with_columns(
-        *[pl.lit(None, dtype=dtype).alias(c) for c, dtype in ROW_SCHEMA.items() if c not in have]
-    )
-
-
-def _with_ids(lf: pl.LazyFrame, county: str) -> pl.LazyFrame:
-    """Add _pos, county, case_number (normalized) and parts, case_id, person_id."""
+def _prepare_rows(rows: pl.DataFrame | pl.LazyFrame, county: str) -> pl.DataFrame:
+    """Rows with _pos, _county, case parts, case_id, _person_key and person_id."""
+    df = rows.collect() if isinstance(rows, pl.LazyFrame) else rows
+    df = df.with_columns(*[pl.lit(None, dtype=t).alias(c) for c, t in ROW_SCHEMA.items() if c not in df.columns])
     county_name = doj_county_name(county)
-    parts = case_numbers.case_number_parts(pl.col("case_number"))
-    lf = lf.with_columns(
+    df = df.with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_pos"),
         pl.col("county").str.strip_chars().str.to_uppercase().fill_null(county_name).alias("_county"),
-        parts.alias("_case_parts"),
-    ).with_columns(
-        pl.col("_case_parts").struct.field("normalized").alias("_case"),
-    ).with_columns(
-        pl.format("court:{}:{}", "_county", "_case").alias("case_id"),
+        pl.col("person_key").str.strip_chars().str.to_uppercase().replace("", None).alias("_person_key"),
     )
-    # Person: the court's own key; else one per distinct (name, dob) within the case, numbered in
+    if df["case_number_normalized"].null_count() == df["case_number"].null_count():
+        # read_court normalized the case numbers already.
+        df = df.with_columns(
+            pl.col("case_number_normalized").alias("_case"), pl.col("case_number_base").alias("_case_base"),
+            pl.col("defendant_suffix").alias("_defendant_suffix"),
+        )
+    else:
+        df = case_numbers.case_number_keys(df, "case_number").rename(
+            {"normalized": "_case", "defendant_suffix": "_defendant_suffix", "base": "_case_base"}
+        )
+    df = df.with_columns(pl.format("court:{}:{}", "_county", "_case").alias("case_id"))
+
+    # Person: the court's own key; else one per distinct (name, DOB) within the case, numbered in
     # order of first appearance ("<case>#1"): deterministic, and no personal data in the id.
-    ident = [pl.col("_case"), pl.col("last_name"), pl.col("first_name"), pl.col("dob")]
-    first_seen = pl.col("_pos").min().over(ident)
-    rank = first_seen.rank("dense").over("_case")
-    derived = pl.format("{}#{}", "_case", rank.cast(pl.Int64))
-    key = pl.col("person_key").str.strip_chars().str.to_uppercase()
-    key = pl.when(key != "").then(key)
-    return lf.with_columns(
-        pl.format("court:{}:{}", "_county", pl.coalesce(key, derived)).alias("person_id"),
-        key.alias("_person_key"),
+    keyless = df.filter(pl.col("_person_key").is_null())
+    if keyless.height:
+        ident = keyless.select(
+            "_pos", "case_id", pl.col("name").str.to_uppercase().str.replace_all(r"\s+", "").alias("_nm"), "dob"
+        )
+        firsts = ident.group_by("case_id", "_nm", "dob").agg(pl.col("_pos").min().alias("_first"))
+        firsts = _ordinal(firsts, ["case_id"], "_first", "_n")
+        derived = ident.join(firsts, on=["case_id", "_nm", "dob"], how="left", nulls_equal=True).select(
+            "_pos", pl.format("{}#{}", pl.col("case_id").str.split(":").list.last(), "_n").alias("_derived_key")
+        )
+        df = df.join(derived, on="_pos", how="left", maintain_order="left")
+    else:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("_derived_key"))
+    return df.with_columns(
+        pl.format("court:{}:{}", "_county", pl.coalesce("_person_key", "_derived_key")).alias("person_id")
     )
+
+
+def _has_digit(c: str) -> pl.Expr:
+    return pl.col(c).filter(pl.col(c).str.contains(r"\d"))
 
 
 def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFrame:
-    """One ``model.PERSON`` row per court person (then ``PERSON_EXTRAS``), sorted by person_id.
+    """One ``model.PERSON`` row per court person (then ``PERSON_EXTRAS``), in order of first row.
 
     person_id is ``court:<COUNTY>:<person key>`` with the court's own person key, or, when the
-    layout has none, ``court:<COUNTY>:<case number>#<n>`` (n-th distinct name + DOB in the case).
-    Each attribute is the first non-null value in file order; ``conflicting_fields`` names
-    identity fields (CII, SSN, licence, DOB, names) that carry more than one distinct value.
+    layout has none (or the row's key is blank), ``court:<COUNTY>:<case number>#<n>``: the n-th
+    distinct name + DOB of the case. Each attribute is the first non-blank value in file order
+    (identifiers without a digit, such as ``x`` placeholders, are skipped), then normalized
+    (normalize/ids.py, names.py). ``conflicting_fields`` names the identity fields (CII, SSN,
+    licence, DOB, name) that carry more than one distinct value for the person.
     """
-    lf = _with_ids(_rows_lazy(rows), county)
+    df = _prepare_rows(rows, county)
+    digits = {c: pl.col(c).str.replace_all(r"[^0-9A-Za-z]", "").str.to_uppercase() for c in ("cii", "ssn", "dl_number")}
+    df = df.with_columns(*[e.alias(f"_k_{c}") for c, e in digits.items()])
+    conflicts = {"cii": "_k_cii", "ssn": "_k_ssn", "cdl": "_k_dl_number", "dob": "dob", "name": "name"}
+    persons = df.group_by("person_id", maintain_order=True).agg(
+        pl.col("_person_key").drop_nulls().first().alias("source_person_key"),
+        pl.col("_county").first().alias("county"),
+        _has_digit("cii").first().alias("cii"),
+        _has_digit("ssn").first().alias("ssn"),
+        _has_digit("dl_number").first().alias("dl_number"),
+        _has_digit("fbi").first().alias("fbi"),
+        *[pl.col(c).drop_nulls().first().alias(c) for c in ("name", "name_format", "dob", "gender", "race")],
+        *[pl.col(c).first() for c in model.LINEAGE],
+        pl.len().cast(pl.Int64).alias("rows"),
+        *[(pl.col(src).drop_nulls().n_unique() > 1).alias(f"_x_{f}") for f, src in conflicts.items()],
+    )
     dl = ids.dl_parts(pl.col("dl_number"))
-    lf = lf.with_columns(
+    persons = _lazy(persons).with_columns(
         ids.normalize_cii(pl.col("cii")).alias("cii"),
         ids.normalize_ssn(pl.col("ssn")).alias("ssn"),
         dl.struct.field("dl_number").alias("cdl"),
@@ -1021,25 +1168,18 @@ def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataF
         pl.col("dob").str.to_date("%Y-%m-%d", strict=False).alias("dob"),
         ids.normalize_gender(pl.col("gender")).alias("gender"),
         pl.col("name").alias("name_raw"),
-    )
-    attrs = ["cii", "ssn", "cdl", "dl_state", "fbi", "name_raw", "last_name", "first_name", "middle_name",
-             "name_suffix", "dob", "gender", "race", "source", "source_file", "source_line"]
-    persons = (
-        lf.sort("_pos")
-        .group_by("person_id")
-        .agg(
-            pl.col("_person_key").drop_nulls().first().alias("source_person_key"),
-            pl.col("_county").first().alias("county"),
-            *[pl.col(a).drop_nulls().first().alias(a) for a in attrs],
-            pl.len().cast(pl.Int64).alias("rows"),
-            pl.concat_list(
-                [pl.when(pl.col(f).drop_nulls().n_unique() > 1).then(pl.lit(f)) for f in _IDENTITY_FIELDS]
-            ).list.drop_nulls().alias("conflicting_fields"),
-        )
-        .with_columns(names.name_keys(pl.col("last_name"), pl.col("first_name")))
-        .sort("person_id")
-        .collect()
-    )
+        pl.concat_list([pl.when(pl.col(f"_x_{f}")).then(pl.lit(f)) for f in conflicts]).list.drop_nulls()
+        .alias("conflicting_fields"),
+    ).collect()
+    # Names: parsed once per distinct written name, per written form.
+    formats = persons["name_format"].drop_nulls().unique().to_list() or ["LAST, FIRST MIDDLE"]
+    parsed = [
+        names.parse_names(persons.filter(pl.col("name_format").fill_null(formats[0]) == fmt), "name", fmt)
+        for fmt in sorted(formats)
+    ]
+    persons = pl.concat(parsed, how="vertical").sort("source_file", "source_line", "person_id") if len(parsed) > 1 \
+        else parsed[0]
+    persons = names.with_name_keys(persons)
     return model.conform(persons, {**model.PERSON, **PERSON_EXTRAS}, extra=False)
 
 
@@ -1047,91 +1187,98 @@ _UNIT = {"D": "d", "DAY": "d", "DAYS": "d", "M": "mo", "MO": "mo", "MONTH": "mo"
          "Y": "y", "YR": "y", "YRS": "y", "YEAR": "y", "YEARS": "y"}
 
 
-def _sentence_offset() -> pl.Expr:
-    """"<n>d" / "<n>mo" / "<n>y" from sentence_length (+ sentence_unit, or a unit letter after the
-    number: "16M"); null when unreadable."""
-    length = pl.col("sentence_length").str.strip_chars().str.to_uppercase()
-    groups = length.str.extract_groups(r"^(\d{1,5})\s*([A-Z]*)$")
-    number = groups.struct.field("1").cast(pl.Int64, strict=False)
+def _sentence_parts() -> list[pl.Expr]:
+    """(_sent_n, _sent_unit) from sentence_length (+ sentence_unit, or a unit after the number:
+    "16M"); nulls when unreadable."""
+    groups = pl.col("sentence_length").str.strip_chars().str.to_uppercase().str.extract_groups(r"^(\d{1,5})\s*([A-Z]*)$")
     unit_text = pl.coalesce(
         pl.col("sentence_unit").str.strip_chars().str.to_uppercase(),
-        pl.when(groups.struct.field("2") != "").then(groups.struct.field("2")),
+        groups.struct.field("2").replace("", None),
     )
-    unit = unit_text.replace_strict(_UNIT, default=None, return_dtype=pl.String)
-    return pl.when(number.is_not_null() & unit.is_not_null()).then(pl.format("{}{}", number, unit))
+    return [
+        groups.struct.field("1").cast(pl.Int64, strict=False).alias("_sent_n"),
+        unit_text.replace_strict(_UNIT, default=None, return_dtype=pl.String).alias("_sent_unit"),
+    ]
 
 
 def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFrame:
-    """One ``model.COUNT`` row per court count (then ``COUNT_EXTRAS``), sorted by count_id.
+    """One ``model.COUNT`` row per court count (then ``COUNT_EXTRAS``), in the rows' order.
 
     - ids: case_id ``court:<COUNTY>:<normalized case number>``; count_id ``<case_id>:<n>`` where
       n is the extract's count number, else the rank of the charge within the case in the file's
-      order; person_id as in court_persons; cycle_id = case_id; step_type ``COURT``.
+      line order; person_id as in court_persons; cycle_id = case_id; step_type ``COURT``.
     - Overlapping extracts: when several files hold the same count_id, the row from the file
-      given last wins (files are expected in refresh order).
+      given last wins (pass files in refresh order).
     - code/section/subsection from the charge (normalize/sections.py); when the charge is blank,
-      from the first statute named in the comment. comment_sections lists the other statutes the
-      comment names.
-    - disposition from the layout's code table and the description (normalize/dispositions.py);
-      is_conviction only for ``convicted``; event_date is the disposition date for convictions,
-      else the disposition, filing or offense date; sentence_end = event_date + sentence (the
-      event date itself when no sentence is readable; null when not a conviction).
+      from the first statute named in the comment (``statute_source`` says which).
+      comment_sections lists the other statutes the comment names.
+    - disposition from read_court's ``disposition_class`` (the layout's code table and the
+      description, normalize/dispositions.py); is_conviction only for ``convicted``; event_date
+      is the disposition date for convictions, else the disposition, filing or offense date;
+      sentence_end = event_date + sentence (the event date itself when no sentence is readable;
+      null when not a conviction).
     - level F/M/I and is_wobbler from the charge level (normalize/levels.py).
     """
     from pipelines.normalize.sections import find_statutes, parse_statute  # noqa: PLC0415
 
-    lf = _with_ids(_rows_lazy(rows), county)
-    # Count number: the extract's, else rank within (file, case) in line order.
-    ordinal = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(["source_file", "case_id"], order_by="_pos")
-    explicit = pl.col("count_number").str.strip_chars().cast(pl.Int64, strict=False)
-    lf = lf.with_columns(pl.coalesce(explicit, ordinal).cast(pl.Int32).alias("_count"))
-    lf = lf.with_columns(pl.format("{}:{}", "case_id", "_count").alias("count_id"))
-    # Later files supersede earlier ones for the same count.
-    file_rank = pl.col("_pos").min().over("source_file")
-    lf = lf.with_columns(file_rank.alias("_file_rank")).sort("_file_rank", "_pos").unique(
-        subset="count_id", keep="last", maintain_order=True
-    )
+    df = _prepare_rows(rows, county)
+    df = _by_distinct(df, ["count_number"], pl.col("count_number").str.strip_chars().str.extract(r"^(\d{1,6})$", 1)
+                      .cast(pl.Int64, strict=False).alias("_explicit"))
+    numbered = df.filter(pl.col("_explicit").is_null())
+    if numbered.height:
+        numbered = _ordinal(numbered.select("_pos", "source_file", "case_id"), ["source_file", "case_id"], "_pos", "_ordinal")
+        df = df.join(numbered.select("_pos", "_ordinal"), on="_pos", how="left", maintain_order="left")
+    else:
+        df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias("_ordinal"))
+    df = df.with_columns(pl.coalesce("_explicit", "_ordinal").cast(pl.Int32).alias("_count"))
+    df = df.with_columns(pl.format("{}:{}", "case_id", "_count").alias("count_id"))
+    if df["source_file"].n_unique() > 1:
+        # Later files supersede earlier ones for the same count.
+        file_rank = pl.col("_pos").min().over("source_file")
+        df = df.with_columns(file_rank.alias("_file_rank")).sort("_file_rank", "_pos").unique(
+            subset="count_id", keep="last", maintain_order=True
+        )
 
-    # Statutes on distinct texts only (charges repeat a lot).
-    charge = pl.col("charge").str.strip_chars()
-    lf = lf.with_columns(charge.alias("_charge"))
-    charges = lf.select("_charge").unique().with_columns(parse_statute(pl.col("_charge")).alias("_st"))
-    comments = (
-        lf.select("comment").unique().filter(pl.col("comment").is_not_null())
-        .with_columns(find_statutes(pl.col("comment")).alias("_comment_statutes"))
-    )
-    lf = lf.join(charges, on="_charge", how="left", nulls_equal=True).join(comments, on="comment", how="left")
-    comment_first = pl.col("_comment_statutes").list.first()
-    lf = lf.with_columns(
+    # Statutes, once per distinct text.
+    df = df.with_columns(pl.col("charge").str.strip_chars().alias("_charge"))
+    df = _by_distinct(df, ["_charge"], parse_statute(pl.col("_charge")).alias("_st"))
+    df = _by_distinct(df, ["comment"], pl.when(pl.col("comment").is_not_null())
+                      .then(find_statutes(pl.col("comment"))).alias("_comment_statutes"))
+    df = df.with_columns(
         pl.when(pl.col("_st").struct.field("section").is_null() & pl.col("_charge").is_null())
-        .then(comment_first).alias("_comment_charge")
+        .then(pl.col("_comment_statutes").list.first()).alias("_comment_charge")
     )
-    from_comment = (
-        lf.select("_comment_charge").unique().filter(pl.col("_comment_charge").is_not_null())
-        .with_columns(parse_statute(pl.col("_comment_charge")).alias("_st_c"))
-    )
-    lf = lf.join(from_comment, on="_comment_charge", how="left")
+    df = _by_distinct(df, ["_comment_charge"], parse_statute(pl.col("_comment_charge")).alias("_st_c"))
     use_comment = pl.col("_comment_charge").is_not_null()
-    st = pl.when(use_comment).then(pl.col("_st_c")).otherwise(pl.col("_st"))
-    lf = lf.with_columns(st.alias("_statute"))
+    df = df.with_columns(pl.when(use_comment).then(pl.col("_st_c")).otherwise(pl.col("_st")).alias("_statute"))
     own = pl.col("_statute").struct.field("statute")
 
-    disposition = pl.coalesce(
-        pl.col("disposition_class"),
-        dispositions.classify_disposition(pl.col("disposition_code"), pl.col("disposition")),
-    )
-    lf = lf.with_columns(
-        disposition.alias("disposition"),
-        pl.col("disposition").alias("disposition_text"),
+    if df["disposition_class"].null_count():
+        # Rows not made by read_court: classify with the shipped table only.
+        df = _by_distinct(df, ["disposition_code", "disposition"], pl.coalesce(
+            pl.col("disposition_class"),
+            dispositions.classify_disposition(pl.col("disposition_code"), pl.col("disposition")),
+        ).alias("_disposition"))
+    else:
+        df = df.with_columns(pl.col("disposition_class").alias("_disposition"))
+    df = _lazy(df).with_columns(
         *[pl.col(f).str.to_date("%Y-%m-%d", strict=False).alias(f"_{f}") for f in ("disposition_date", "filed_date", "offense_date")],
+        *_sentence_parts(),
+    ).collect()
+    convicted = dispositions.is_conviction(pl.col("_disposition"))
+    df = df.with_columns(
+        pl.when(convicted).then(pl.col("_disposition_date"))
+        .otherwise(pl.coalesce("_disposition_date", "_filed_date", "_offense_date")).alias("_event"),
+        convicted.alias("_convicted"),
     )
-    convicted = dispositions.is_conviction(pl.col("disposition"))
-    event_date = pl.when(convicted).then(pl.col("_disposition_date")).otherwise(
-        pl.coalesce("_disposition_date", "_filed_date", "_offense_date")
+    event, n, unit = pl.col("_event"), pl.col("_sent_n"), pl.col("_sent_unit")
+    sentence_end = (
+        pl.when(unit == "d").then(event + pl.duration(days=n))
+        .when(unit.is_in(["mo", "y"])).then(event.dt.offset_by(pl.format("{}{}", n, unit)))
+        .otherwise(event)
     )
     level = levels.normalize_level(pl.col("charge_level"))
-    offset = _sentence_offset()
-    out = lf.select(
+    out = df.select(
         "count_id",
         "person_id",
         "case_id",
@@ -1141,7 +1288,7 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
         pl.col("_case").alias("case_number"),
         pl.col("_count").alias("count_number"),
         pl.lit("COURT").alias("step_type"),
-        event_date.alias("event_date"),
+        pl.col("_event").alias("event_date"),
         pl.when(use_comment).then(pl.col("_comment_charge")).otherwise(pl.col("_charge")).alias("offense_text"),
         pl.col("comment").alias("comment_text"),
         pl.col("_statute").struct.field("code").alias("code"),
@@ -1151,33 +1298,31 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
         .alias("comment_sections"),
         level.alias("level"),
         (level == "F").fill_null(False).alias("is_felony"),
-        "disposition",
-        "disposition_text",
-        convicted.alias("is_conviction"),
-        pl.when(convicted & event_date.is_not_null()).then(
-            pl.when(offset.is_not_null()).then(event_date.dt.offset_by(offset)).otherwise(event_date)
-        ).alias("sentence_end"),
+        pl.col("_disposition").alias("disposition"),
+        pl.col("disposition").alias("disposition_text"),
+        pl.col("_convicted").alias("is_conviction"),
+        pl.when(pl.col("_convicted") & event.is_not_null()).then(sentence_end).alias("sentence_end"),
         pl.lit(None, dtype=pl.Int64).alias("row_index"),
         "source", "source_file", "source_line",
         # extras
-        pl.col("courthouse"),
-        pl.col("charge_description"),
-        pl.col("_case_parts").struct.field("defendant_suffix").alias("defendant_suffix"),
-        pl.col("_case_parts").struct.field("base").alias("case_number_base"),
+        "courthouse",
+        "charge_description",
+        pl.col("_defendant_suffix").alias("defendant_suffix"),
+        pl.col("_case_base").alias("case_number_base"),
         levels.is_wobbler(pl.col("charge_level")).alias("is_wobbler"),
-        pl.col("charge_level"),
+        "charge_level",
         pl.col("_offense_date").alias("offense_date"),
         pl.col("_filed_date").alias("filed_date"),
         pl.col("_disposition_date").alias("disposition_date"),
-        pl.col("disposition_code"),
-        pl.col("sentence_length"),
-        pl.col("sentence_unit"),
+        "disposition_code",
+        "sentence_length",
+        "sentence_unit",
         pl.when(use_comment).then(pl.lit("comment"))
         .when(pl.col("_statute").struct.field("section").is_not_null()).then(pl.lit("charge"))
         .alias("statute_source"),
         pl.col("_person_key").alias("person_key"),
-    ).sort("count_id")
-    return model.conform(out.collect(), {**model.COUNT, **COUNT_EXTRAS}, extra=False)
+    )
+    return model.conform(out, {**model.COUNT, **COUNT_EXTRAS}, extra=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1188,57 +1333,48 @@ def field_quality(rows: pl.DataFrame, layout: Layout, *, case_number_pattern: st
     """Per mapped field: rows where it is missing, valid, invalid (counts only, no values).
 
     Dates: invalid = present but unreadable (``invalid_fields``). Identifiers, levels, case
-    numbers and statutes: invalid = present but the normalizer rejects it (or the case number does
-    not fit ``case_number_pattern``). Names: invalid = no surname could be read.
+    numbers, counts and statutes: invalid = present but the normalizer rejects it (or the case
+    number does not fit ``case_number_pattern``). Name: invalid = no surname. Dispositions:
+    invalid = neither the code table nor the description rules could classify it.
     """
     from pipelines.normalize.sections import parse_statute  # noqa: PLC0415
 
-    def present(c: str) -> pl.Expr:
-        return pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "")
-
-    valid: dict[str, pl.Expr] = {
-        "case_number": case_numbers.matches_pattern(
-            case_numbers.normalize_case_number(pl.col("case_number")), case_number_pattern
-        ).fill_null(False),
-        "cii": ids.normalize_cii(pl.col("cii")).is_not_null(),
-        "ssn": ids.normalize_ssn(pl.col("ssn")).is_not_null(),
-        "dl_number": ids.normalize_dl(pl.col("dl_number")).is_not_null(),
-        "fbi": ids.normalize_fbi(pl.col("fbi")).is_not_null(),
-        "gender": ids.normalize_gender(pl.col("gender")).is_not_null(),
-        "charge_level": levels.normalize_level(pl.col("charge_level")).is_not_null(),
-        "charge": parse_statute(pl.col("charge")).struct.field("section").is_not_null(),
-        "count_number": pl.col("count_number").str.contains(r"^\s*\d{1,6}\s*$").fill_null(False),
-        "disposition": pl.col("disposition_class") != "unknown",
-        "disposition_code": pl.col("disposition_class") != "unknown",
-        "name": pl.col("last_name").is_not_null(),
-        "last_name": pl.col("last_name").is_not_null(),
-        "first_name": pl.col("first_name").is_not_null(),
-        "sentence_length": pl.col("sentence_length").str.contains(r"^\s*\d{1,5}\s*[A-Za-z]*\s*$").fill_null(False),
+    c = pl.col("_value")
+    validators: dict[str, pl.Expr] = {
+        "case_number": case_numbers.matches_pattern(case_numbers.normalize_case_number(c), case_number_pattern),
+        "cii": ids.normalize_cii(c).is_not_null(),
+        "ssn": ids.normalize_ssn(c).is_not_null(),
+        "dl_number": ids.normalize_dl(c).is_not_null(),
+        "fbi": ids.normalize_fbi(c).is_not_null(),
+        "gender": ids.normalize_gender(c).is_not_null(),
+        "charge_level": levels.normalize_level(c).is_not_null(),
+        "charge": parse_statute(c).struct.field("section").is_not_null(),
+        "count_number": c.str.contains(r"^\d{1,6}$"),
+        "name": _surname_present(c),
+        "sentence_length": c.str.contains(r"^\d{1,5}\s*[A-Za-z]*$"),
+        "sentence_unit": c.str.to_uppercase().is_in(list(_UNIT)),
     }
-    exprs = []
+    out = []
     for fname in layout.fields:
         if fname in DATE_FIELDS:
-            is_present = present(fname) | pl.col("invalid_fields").list.contains(fname)
-            ok = present(fname)
+            invalid = int(rows.select(pl.col("invalid_fields").list.contains(fname).sum()).item() or 0)
+            valid = int(rows[fname].is_not_null().sum())
+            out.append({"field": fname, "missing": rows.height - valid - invalid, "valid": valid, "invalid": invalid})
+            continue
+        if fname in ("disposition", "disposition_code"):
+            present = rows[fname].is_not_null()
+            ok = (rows["disposition_class"] != "unknown").fill_null(False)
+            valid = int((present & ok).sum())
+            out.append({"field": fname, "missing": int((~present).sum()), "valid": valid,
+                        "invalid": int(present.sum()) - valid})
+            continue
+        values = rows.select(pl.col(fname).alias("_value"))
+        present = int(values["_value"].is_not_null().sum())
+        check = validators.get(fname)
+        if check is None:
+            valid = present
         else:
-            is_present = present(fname)
-            ok = valid.get(fname, pl.lit(True))
-        exprs += [
-            (~is_present).sum().alias(f"{fname}|missing"),
-            (is_present & ok).sum().alias(f"{fname}|valid"),
-            (is_present & ~ok).sum().alias(f"{fname}|invalid"),
-        ]
-    if not exprs or rows.height == 0:
-        return pl.DataFrame(
-            {"field": list(layout.fields), "missing": [0] * len(layout.fields), "valid": [0] * len(layout.fields),
-             "invalid": [0] * len(layout.fields)},
-            schema={"field": pl.String, "missing": pl.Int64, "valid": pl.Int64, "invalid": pl.Int64},
-        )
-    totals = rows.select(exprs).row(0, named=True)
-    return pl.DataFrame(
-        [
-            {"field": f, "missing": totals[f"{f}|missing"], "valid": totals[f"{f}|valid"], "invalid": totals[f"{f}|invalid"]}
-            for f in layout.fields
-        ],
-        schema={"field": pl.String, "missing": pl.Int64, "valid": pl.Int64, "invalid": pl.Int64},
-    )
+            counted = values.filter(c.is_not_null()).group_by("_value").agg(pl.len().alias("_n"))
+            valid = int(counted.filter(check.fill_null(False))["_n"].sum() or 0)
+        out.append({"field": fname, "missing": rows.height - present, "valid": valid, "invalid": present - valid})
+    return pl.DataFrame(out, schema={"field": pl.String, "missing": pl.Int64, "valid": pl.Int64, "invalid": pl.Int64})
