@@ -55,6 +55,8 @@ def register(app: typer.Typer) -> None:
             envvar="AUTOCLEAR_LEDGER_LOCK_TIMEOUT", help="Seconds to wait for another run of the same county")] = None,
         withdraw_missing: Annotated[bool, typer.Option(
             help="Withdraw delivered counts that are absent from this run (default: only report them)")] = False,
+        validate: Annotated[bool, typer.Option(
+            help="Run the delivery validation checkpoint before publishing (blocks on a critical failure)")] = True,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
     ) -> None:
         """Publish a run's delivery: new counts, corrections and withdrawals, exactly once, with a manifest."""
@@ -71,6 +73,7 @@ def register(app: typer.Typer) -> None:
                 result, summary = deliver_run_dir(
                     run_dir, ledger_url=ledger_url, target=str(outbox) if outbox else None, layout=layout,
                     lock_timeout=lock_timeout, withdraw_missing=withdraw_missing, da_challenges=challenges,
+                    validate=validate,
                 )
         except AutoclearError as exc:
             _fail(exc)

@@ -24,6 +24,7 @@ def run_dir(tmp_path, monkeypatch) -> Path:
     (config / "counties").mkdir(parents=True)
     (config / "counties" / "los_angeles.yaml").write_text(
         "name: los_angeles\ndisplay_name: Los Angeles\ndoj_county_name: LOS ANGELES\npolicy: los_angeles\n"
+        "case_number_pattern: 'BA[0-9]{6}'\n"
         "delivery:\n  layout: fixed_width_legacy\n"
     )
     monkeypatch.setenv("AUTOCLEAR_CONFIG_DIR", str(config))
@@ -102,3 +103,20 @@ def test_deliver_run_dir_assembles_from_stage_frames(run_dir):
     result, summary = deliver_run_dir(run_dir)
     assert result.status == "published" and summary["outbox_path"].endswith("los_angeles_00001")
     assert "new" in summary["headline"]
+
+
+def test_validation_gate_blocks_a_delivery_that_contradicts_its_determinations(run_dir, tmp_path):
+    f = sample_frames(100)
+    # the determinations on disk say something else than the rows about to be delivered
+    f["determinations"].with_columns(pl.lit("Eligible for Reduction").alias("determination")).write_parquet(
+        run_dir / "determinations.parquet")
+    blocked = runner.invoke(app, ["deliver", "--run-dir", str(run_dir)])
+    assert blocked.exit_code == 1
+    assert "blocked delivery" in blocked.output and "delivery.matches_determination" in blocked.output
+    assert not (tmp_path / "work" / "outbox" / "los_angeles_00001").exists()
+    history = runner.invoke(app, ["history", "--county", "los_angeles", "--workdir", str(tmp_path / "work")])
+    assert "no deliveries recorded" in history.output
+    (run_dir / "determinations.parquet").unlink()
+    passed = runner.invoke(app, ["deliver", "--run-dir", str(run_dir)])
+    assert passed.exit_code == 0, passed.output
+    assert json.loads((run_dir / "validation" / "delivery.json").read_text())["success"] is True

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -217,12 +218,16 @@ def deliver(
     report_dir: str | os.PathLike | None = None,
     lock_timeout: float | None = None,
     withdraw_missing: bool = False,
+    check: Callable[[DeliveryPlan], None] | None = None,
 ) -> DeliveryResult:
     """Deliver `delivery` (an `assemble_delivery` result, or DELIVERY_ROW rows) to the county's court.
 
     Exactly once per count, serialized per county, crash-safe (see the module docstring). With
     plain rows, nothing is withdrawn (the non-actionable counts are unknown); pass the
     DeliveryBuild to withdraw counts whose determination is no longer actionable.
+
+    `check(plan)` runs after planning and before anything is staged (the validation gate): if it
+    raises, nothing is published or recorded as delivered.
     """
     build = delivery if isinstance(delivery, DeliveryBuild) else DeliveryBuild(
         rows=model.conform(delivery, model.DELIVERY_ROW, extra=False),
@@ -259,6 +264,8 @@ def deliver(
                                 determinations_recorded=recorded)
         if plan.is_empty:
             return result
+        if check is not None:
+            check(plan)
 
         sequence = ledger.next_sequence(county)
         name = delivery_name(county, sequence)

@@ -90,6 +90,33 @@ def read_da_challenges(path: str | os.PathLike) -> pl.DataFrame:
     return frame
 
 
+def validation_check(run_dir: Path, *, county: str, run_id: str, compute_at: str | None,
+                     case_number_pattern: str | None, determinations: pl.DataFrame | None):
+    """The delivery checkpoint (expectations/delivery.yaml) as a `deliver(check=...)` gate.
+
+    New rows and corrections are validated against this run's determinations. Withdrawals are
+    copies of rows validated when first delivered, now withdrawn because the determination
+    changed, so they cannot agree with the new determination and are left out of this check (the
+    ledger's constraints guard them).
+    """
+    from pipelines import model  # noqa: PLC0415
+
+    def check(plan) -> None:  # noqa: ANN001
+        from pipelines.validation import gate, run_checkpoint  # noqa: PLC0415 (GX is heavy)
+
+        rows = pl.concat([plan.new, plan.correction]).select(list(model.DELIVERY_ROW))
+        context = {"compute_at": compute_at, "county": county, "run_id": run_id,
+                   "expected_rows": {"new": plan.new.height, "correction": plan.correction.height}}
+        if case_number_pattern:
+            context["case_number_pattern"] = case_number_pattern
+        frames = {"delivery": rows}
+        if determinations is not None:
+            frames["determinations"] = determinations
+        gate(run_checkpoint("delivery", frames, context=context, out_dir=run_dir / "validation"))
+
+    return check
+
+
 def deliver_run_dir(
     run_dir: str | os.PathLike,
     *,
@@ -99,8 +126,12 @@ def deliver_run_dir(
     lock_timeout: float | None = None,
     withdraw_missing: bool = False,
     da_challenges: pl.DataFrame | None = None,
+    validate: bool = True,
 ) -> tuple[DeliveryResult, dict[str, Any]]:
-    """Publish a run's delivery from its run folder. Returns the result and a stage summary."""
+    """Publish a run's delivery from its run folder. Returns the result and a stage summary.
+
+    With `validate` (the default) the delivery checkpoint gates publishing: a critical failure
+    raises ValidationFailed and nothing is published."""
     from pipelines.flow import load_spec  # noqa: PLC0415
     from pipelines.ledger.store import Ledger  # noqa: PLC0415
 
@@ -129,13 +160,17 @@ def deliver_run_dir(
 
     build = load_build(run_dir, county=county, run_id=run_id, county_config=config, da_challenges=da_challenges)
     determinations = _read_first(run_dir, _CANDIDATES["determinations"])
+    check = validation_check(
+        run_dir, county=county, run_id=run_id, compute_at=spec.compute_at,
+        case_number_pattern=getattr(config, "case_number_pattern", None), determinations=determinations,
+    ) if validate else None
     ledger = Ledger(ledger_url, workdir=spec.workdir)
     try:
         result = deliver(
             build, county=county, ledger=ledger, run_id=run_id, target=target, layout=layout,
             workdir=spec.workdir, determinations=determinations, input_fingerprints=spec.input_fingerprints,
             compute_at=spec.compute_at, report_dir=run_dir / "delivery", lock_timeout=lock_timeout,
-            withdraw_missing=withdraw_missing,
+            withdraw_missing=withdraw_missing, check=check,
         )
     finally:
         ledger.close()
