@@ -272,6 +272,15 @@ def _county_from_file(path: Path) -> CountyConfig:
         raise validation_error(path, exc) from None
     if path.stem != config.name and not path.stem.startswith("_"):
         raise ConfigError(f"{path}: key 'name': {config.name!r} differs from the file name {path.stem!r}")
+    # Policies and delivery layouts belong to other areas; check only that the files exist.
+    policies = ROOT / "pipelines" / "eligibility" / "policies"
+    if policies.is_dir() and not (policies / f"{config.policy}.yaml").is_file():
+        known = ", ".join(sorted(p.stem for p in policies.glob("*.yaml")))
+        raise ConfigError(f"{path}: key 'policy': no policy {config.policy!r} (known: {known})")
+    deliveries = config_dir() / "delivery"
+    if deliveries.is_dir() and not (deliveries / f"{config.delivery.layout}.yaml").is_file():
+        known = ", ".join(sorted(p.stem for p in deliveries.glob("*.yaml")))
+        raise ConfigError(f"{path}: key 'delivery.layout': no delivery layout {config.delivery.layout!r} (known: {known})")
     from pipelines.sources.court import load_layout  # noqa: PLC0415 (config must stay light to import)
 
     for i, layout in enumerate(config.court_layouts):
