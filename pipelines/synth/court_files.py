@@ -20,6 +20,7 @@ import polars as pl
 
 from pipelines.errors import ConfigError
 from pipelines.sources.court import Layout, load_layout
+from pipelines.synth.court_view import ExtractRows
 
 WRITE_CHUNK = 250_000  # rows formatted and written at a time
 EXCEL_MAX_ROWS = 1_000_000  # one sheet holds 1,048,576 rows, and the reader reads the first sheet
@@ -91,7 +92,7 @@ def _sf_unmapped() -> dict[str, pl.Expr]:
     }
 
 
-def format_rows(rows: pl.DataFrame, layout: Layout) -> tuple[list[str], pl.DataFrame]:
+def format_rows(rows: pl.DataFrame | ExtractRows, layout: Layout) -> tuple[list[str], pl.DataFrame]:
     """(file column names, frame of text columns in file order) for a delimited, Excel or
     Parquet layout; for fixed width, one column per field keyed by its position."""
     exprs: dict[str, pl.Expr] = {}
@@ -143,8 +144,9 @@ def format_rows(rows: pl.DataFrame, layout: Layout) -> tuple[list[str], pl.DataF
     return [names.get(k, "") for k in order], frame
 
 
-def write_extract(rows: pl.DataFrame, layout: Layout | str | os.PathLike, base: Path) -> list[Path]:
-    """Write `rows` (the court view's canonical columns) in `layout` as `base`.<ext>: .csv,
+def write_extract(rows: pl.DataFrame | ExtractRows, layout: Layout | str | os.PathLike, base: Path) -> list[Path]:
+    """Write `rows` (the court view's canonical columns: a frame, or an extract of a CourtView,
+    formatted a slice at a time) in `layout` as `base`.<ext>: .csv,
     .txt (fixed width), .xlsx (several files past one sheet's rows) or .parquet. Returns the
     paths written (mode 0o660)."""
     if not isinstance(layout, Layout):
@@ -154,7 +156,7 @@ def write_extract(rows: pl.DataFrame, layout: Layout | str | os.PathLike, base: 
             f"layout {layout.name!r} is of kind {layout.kind!r}, which cannot be generated as a file; "
             "generate generic_csv or generic_parquet and load it into the database"
         )
-    header, _ = format_rows(rows.head(0), layout)
+    header, _ = format_rows(rows.slice(0, 0), layout)
 
     def chunks():
         # Format and write a bounded number of rows at a time (memory stays flat on large extracts).
@@ -184,7 +186,7 @@ def write_extract(rows: pl.DataFrame, layout: Layout | str | os.PathLike, base: 
         path = base.with_suffix(".txt")
         segments: list[pl.Expr] = []
         cursor = 1
-        keys = sorted((k for k in format_rows(rows.head(0), layout)[1].columns), key=lambda k: int(k.split(":")[1]))
+        keys = sorted(format_rows(rows.slice(0, 0), layout)[1].columns, key=lambda k: int(k.split(":")[1]))
         for key in keys:
             start, end = (int(x) for x in key.split(":")[1:])
             if start < cursor:

@@ -46,15 +46,91 @@ REMARKS = ("BENCH WARRANT ISSUED", "PROB VIOL", "REFERRED TO PROBATION", "DEF FA
 
 
 
+COLUMNS = (
+    "court_case_number", "courthouse", "count_number", "person_key", "last_name", "first_name", "middle_name",
+    "name_suffix", "dob", "gender", "race", "cii", "ssn", "dl_number", "fbi", "charge", "charge_level",
+    "charge_description", "offense_date", "filed_date", "disposition_code", "disposition", "disposition_date",
+    "sentence_length", "sentence_unit", "comment", "county",
+)
+
+
+def _text(table: pl.Series, idx: str) -> pl.Expr:
+    """`table[idx]` per row, null where the index is negative."""
+    i = pl.col(idx)
+    return pl.when(i >= 0).then(pl.lit(table).gather(i.clip(lower_bound=0)))
+
+
+def _day(col: str) -> pl.Expr:
+    return pl.when(pl.col(col) != NO_DAY).then(pl.col(col).cast(pl.Date))
+
+
 @dataclass
 class CourtView:
-    """The court extract in canonical court fields (one row per charge per extract) plus, in
-    `truth`, the true identity of each row (aligned by row), and in `cases` the noise per case."""
+    """The court extract: one row per charge per extract file. The text of a slice of rows is
+    made on demand by `rows()` (a large extract is written in chunks); `truth` holds the true
+    identity of each row (aligned by row) and `cases` the noise of each case."""
 
-    rows: pl.DataFrame
+    frame: pl.DataFrame  # per file row: indices into `texts`, days, flags, and `_case`
+    case_columns: pl.DataFrame  # per case in the extract: the defendant and case-number columns
+    texts: dict[str, pl.Series]
+    county: str
     truth: pl.DataFrame
-    cases: pl.DataFrame  # per case in the extract: how the defendant was keyed (noise flags)
+    cases: pl.DataFrame
     windows: list[tuple[str, str]]  # per extract: (first, last) filed date covered, ISO
+    bounds: list[tuple[int, int]]  # per extract: (offset, length) of its rows
+
+    @property
+    def height(self) -> int:
+        return self.frame.height
+
+    def extract(self, i: int) -> ExtractRows:
+        offset, length = self.bounds[i]
+        return ExtractRows(self, offset, length)
+
+    def rows(self, offset: int = 0, length: int | None = None) -> pl.DataFrame:
+        """The canonical court columns (COLUMNS) of rows offset .. offset+length."""
+        part = self.frame.slice(offset, length)
+        tx = self.texts
+        body = pl.concat([part, self.case_columns[part["_case"].to_numpy()]], how="horizontal")
+        letters = pl.col("case_number").str.extract(r"^([A-Z]+)", 1)
+        return body.select(
+            court_case_number=pl.when(pl.col("_cnv")).then(
+                pl.when(pl.col("_cnk") & letters.is_not_null())
+                .then(pl.concat_str(letters, pl.lit(" "), pl.col("case_number").str.slice(letters.str.len_chars())))
+                .otherwise(pl.col("case_number").str.to_lowercase())
+            ).otherwise(pl.col("case_number")),
+            courthouse="courthouse", count_number="count_number", person_key="person_key", last_name="last_name",
+            first_name="first_name", middle_name="middle_name", name_suffix="name_suffix", dob="dob", gender="gender",
+            race="race", cii=pl.when(pl.col("_cii")).then(pl.col("cii_full")), ssn="ssn", dl_number="dl_number", fbi="fbi",
+            charge=_text(tx["charge"], "_charge_text"), charge_level=_text(tx["level"], "_level"),
+            charge_description=_text(tx["description"], "_charge"), offense_date=_day("_offense_day"),
+            filed_date="filed_date", disposition_code=_text(tx["disposition_code"], "_disposition"),
+            disposition=_text(tx["disposition"], "_disposition"), disposition_date=_day("_disposition_day"),
+            sentence_length=pl.when(pl.col("_sentence_length") >= 0).then(pl.col("_sentence_length").cast(pl.String)),
+            sentence_unit=_text(tx["unit"], "_sentence_unit"), comment=_text(tx["comment"], "_comment_text"),
+            county=pl.lit(self.county),
+        )
+
+
+@dataclass
+class ExtractRows:
+    """One extract file's rows of a CourtView, sliceable like a DataFrame (height, slice)."""
+
+    view: CourtView
+    offset: int
+    length: int
+
+    @property
+    def height(self) -> int:
+        return self.length
+
+    @property
+    def columns(self) -> list[str]:
+        return list(COLUMNS)
+
+    def slice(self, offset: int, length: int | None = None) -> pl.DataFrame:
+        length = self.length - offset if length is None else min(length, self.length - offset)
+        return self.view.rows(self.offset + offset, max(length, 0))
 
 
 def _strings(table: np.ndarray | pl.Series, idx: np.ndarray) -> pl.Series:
@@ -264,41 +340,31 @@ def build(
     extract = np.concatenate([np.full(len(p), i, dtype=np.int16) for i, p in enumerate(parts)])
     t = np.concatenate(parts)  # unique row -> file rows
 
-    rows = pl.concat([
-        pl.DataFrame({
-            "count_number": pl.Series((within[t] + 1).astype(np.int32)),
-            "charge": labels([*statutes, "SEE COMMENT"], charge_idx[t]),
-            "comment": labels([*comments, *REMARKS], comment_idx[t]),
-            "charge_level": labels(LEVEL_WORDS if level_words else LEVEL_LETTERS, pop.level[k[t]]),
-            "charge_description": ct.text("description", charge[t]),
-            "offense_date": _dates(pop.arrest_date[pop.cnt_cycle[k[t]]]),
-            "disposition_date": _dates(np.where(disp[t] >= 0, pop.court_date[pop.cnt_cycle[k[t]]], NO_DAY)),
-            "disposition_code": labels([d[0] for d in table], which[t]),
-            "disposition": labels([d[1] for d in table], which[t]),
-            "sentence_length": pl.Series(main_len[t]).cast(pl.String),
-            "sentence_unit": labels(("D", "M", "Y"), main_unit[t]),
-            "_cnv": ru["cnv"][t] < noise.case_number_variant, "_cnk": ru["cnk"][t], "_cii": ru["cii"][t] >= noise.cii_missing,
-        }),
-        case_df[case_of_row[t]],
-    ], how="horizontal").with_columns(sentence_length=pl.when(pl.col("sentence_length") != "-1").then(pl.col("sentence_length")))
-
-    # CII only on some rows; the case number now and then in another form.
-    letters = pl.col("case_number").str.extract(r"^([A-Z]+)", 1)
-    rows = rows.with_columns(
-        court_case_number=pl.when(pl.col("_cnv")).then(
-            pl.when((pl.col("_cnk") < 0.5) & letters.is_not_null())
-            .then(pl.concat_str(letters, pl.lit(" "), pl.col("case_number").str.slice(letters.str.len_chars())))
-            .otherwise(pl.col("case_number").str.to_lowercase())
-        ).otherwise(pl.col("case_number")),
-        cii=pl.when(pl.col("_cii")).then(pl.col("cii_full")),
-        county=pl.lit(county.name),
-    )
-    columns = [
-        "court_case_number", "courthouse", "count_number", "person_key", "last_name", "first_name", "middle_name",
-        "name_suffix", "dob", "gender", "race", "cii", "ssn", "dl_number", "fbi", "charge", "charge_level",
-        "charge_description", "offense_date", "filed_date", "disposition_code", "disposition", "disposition_date",
-        "sentence_length", "sentence_unit", "comment", "county",
-    ]
+    # Per file row: indices and flags only; the text is made per slice by CourtView.rows().
+    frame = pl.DataFrame({
+        "count_number": pl.Series((within[t] + 1).astype(np.int32)),
+        "_charge_text": charge_idx[t].astype(np.int32), "_comment_text": comment_idx[t].astype(np.int32),
+        "_level": pop.level[k[t]], "_charge": charge[t].astype(np.int32),
+        "_offense_day": pop.arrest_date[pop.cnt_cycle[k[t]]],
+        "_disposition_day": np.where(disp[t] >= 0, pop.court_date[pop.cnt_cycle[k[t]]], NO_DAY).astype(np.int32),
+        "_disposition": which[t].astype(np.int16), "_sentence_length": main_len[t].astype(np.int32),
+        "_sentence_unit": main_unit[t].astype(np.int8),
+        "_cnv": ru["cnv"][t] < noise.case_number_variant, "_cnk": ru["cnk"][t] < 0.5, "_cii": ru["cii"][t] >= noise.cii_missing,
+        "_case": case_of_row[t],
+    })
+    texts = {
+        "charge": pl.Series([*statutes, "SEE COMMENT"], dtype=pl.String),
+        "comment": pl.Series([*comments, *REMARKS], dtype=pl.String),
+        "level": pl.Series(LEVEL_WORDS if level_words else LEVEL_LETTERS, dtype=pl.String),
+        "description": pl.Series(list(ct.description), dtype=pl.String),
+        "disposition_code": pl.Series([d[0] for d in table], dtype=pl.String),
+        "disposition": pl.Series([d[1] for d in table], dtype=pl.String),
+        "unit": pl.Series(["D", "M", "Y"], dtype=pl.String),
+    }
+    bounds, offset = [], 0
+    for p in parts:
+        bounds.append((offset, len(p)))
+        offset += len(p)
     truth = pl.DataFrame({
         "extract": pl.Series(extract),
         "true_person_uid": pl.Series(pop.person_uid[person][case_of_row][t]),
@@ -309,7 +375,8 @@ def build(
         "charge_index": pl.Series(charge[t]),
         "charge_miskeyed": pl.Series(miskey[t]),
         "charge_in_comment": pl.Series(in_comment[t]),
-        "person_key": rows["person_key"],
+        "person_key": case_df["person_key"].gather(case_of_row[t]),
     })
-    return CourtView(rows=rows.select(columns), truth=truth, cases=case_noise, windows=windows)
+    return CourtView(frame=frame, case_columns=case_df.drop("_case"), texts=texts, county=county.name, truth=truth,
+                     cases=case_noise, windows=windows, bounds=bounds)
 

@@ -67,6 +67,8 @@ class DojView:
     columns: list[pl.Expr]  # the 95 columns, in order, as expressions over `frame`
     counts: pl.DataFrame  # one row per court-action count: cycle, count, subject_id, cnt_order (for the truth)
     subjects: pl.DataFrame  # subject_id -> person uid
+    subject_columns: pl.DataFrame  # per possible subject (2 per person): CII, name, DOB as DOJ has them
+    person_columns: pl.DataFrame  # per person: gender, race, ids, physical description
 
     @property
     def height(self) -> int:
@@ -74,7 +76,10 @@ class DojView:
 
     def rows(self, offset: int = 0, length: int | None = None) -> pl.DataFrame:
         """The 95 DOJ columns (strings; null for a blank field) of rows offset .. offset+length."""
-        return self.frame.slice(offset, length).select(self.columns)
+        part = self.frame.slice(offset, length)
+        return pl.concat([
+            part, self.subject_columns[part["subject_key"].to_numpy()], self.person_columns[part["person"].to_numpy()],
+        ], how="horizontal").select(self.columns)
 
 
 @cache
@@ -260,7 +265,8 @@ def build(
         "case_ofn": cn.doj_form.gather(np.maximum(cycle, 0)),
         "u_dd": ru["dd"], "u_cs": ru["cs"], "u_ofn": ru["ofn"], "u_arr": ru["arr"],
     })
-    df = pl.concat([df, subject_cols[subject_key], person_cols[person]], how="horizontal")
+    df = df.with_columns(subject_key=subject_key, SUBJECT_ID=subject_cols["SUBJECT_ID"].gather(subject_key),
+                         dob_day=pl.Series(pop.dob[person]))
 
     court = pl.col("kind") == COURT
     blank_col = pl.lit(None, pl.String)  # written as an empty field
@@ -342,5 +348,8 @@ def build(
         "charge_field",
     )
     subjects = df.select(pl.col("SUBJECT_ID").alias("subject_id"), "person").unique("subject_id", keep="first").sort("subject_id")
-    needed = sorted(set().union(*(e.meta.root_names() for e in columns)))
-    return DojView(frame=df.select(needed), columns=columns, counts=counts, subjects=subjects)
+    subject_cols, person_cols = subject_cols.drop("SUBJECT_ID"), person_cols.drop("dob_day")  # both kept per row
+    looked_up = set(subject_cols.columns) | set(person_cols.columns)
+    needed = sorted(set().union(*(e.meta.root_names() for e in columns)) - looked_up | {"subject_key", "person"})
+    return DojView(frame=df.select(needed), columns=columns, counts=counts, subjects=subjects,
+                   subject_columns=subject_cols, person_columns=person_cols)

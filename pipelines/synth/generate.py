@@ -148,15 +148,13 @@ def generate_county(
     report("court extract", 0.6)
     court = court_view.build(pop, cov, cn, keys, c, rng_court, noise=court_noise, refreshes=refreshes)
     court_paths: list[Path] = []
-    extract_rows = court.truth["extract"].to_numpy()
     files_meta = []
     for i, (lo, hi) in enumerate(court.windows):
-        sel = np.flatnonzero(extract_rows == i)
-        written = court_files.write_extract(court.rows[sel], layout, out / "court" / f"extract_{i + 1:02d}")
+        written = court_files.write_extract(court.extract(i), layout, out / "court" / f"extract_{i + 1:02d}")
         court_paths += written
         files_meta += [(p.name, lo, hi) for p in written]
-    court_rows = court.rows.height
-    court.rows = pl.DataFrame()
+    court_rows = court.height
+    court.frame = court.frame.clear()  # written; free the memory
 
     report("ground truth", 0.85)
     tables = truth.build(pop, cov, cn, c, doj, court, files_meta)
