@@ -175,21 +175,29 @@ class SftpTarget:
             password = unquote(parts.password) if parts.password else None
         transport = paramiko.Transport((host, int(port)))
         try:
+            transport.start_client(timeout=30)
+            # Check the server before sending any credential to it.
             known = extra.get("host_key")
-            key_file = extra.get("key_file")
-            pkey = paramiko.PKey.from_path(key_file) if key_file else None
-            transport.connect(username=user, password=password, pkey=pkey)
+            remote = transport.get_remote_server_key()
             if known:
-                # host_key: "<type> <base64>" as in known_hosts; refuse any other server
-                remote = transport.get_remote_server_key()
+                # host_key: "<type> <base64>" as in known_hosts (URL-encoded in a URI); refuse any other server
                 if f"{remote.get_name()} {remote.get_base64()}" != known.strip():
-                    raise AutoclearError(f"sftp connection {self.connection!r}: the server's host key does not match")
+                    raise AutoclearError(f"sftp connection {self.connection!r}: the server's host key does not match "
+                                         "the connection's host_key; not sending credentials")
             elif str(extra.get("no_host_key_check", "")).lower() != "true":
                 raise ConfigError(
-                    f"sftp connection {self.connection!r}: set host_key (the server's public key) in the "
-                    "connection's extra, or no_host_key_check=true for a test server"
+                    f"sftp connection {self.connection!r}: set host_key (the server's public key, as in "
+                    "known_hosts) in the connection's extra, or no_host_key_check=true for a test server"
                 )
+            key_file = extra.get("key_file")
+            if key_file:
+                transport.auth_publickey(user, paramiko.PKey.from_path(key_file))
+            else:
+                transport.auth_password(user, password or "")
             return transport, paramiko.SFTPClient.from_transport(transport)
+        except paramiko.SSHException as e:
+            transport.close()
+            raise AutoclearError(f"sftp connection {self.connection!r}: {e}") from None
         except Exception:
             transport.close()
             raise
