@@ -97,7 +97,7 @@ def run_doj(
     step("rules")
     decided = engine.apply_policy(facts, policy, compute_at=compute_at).collect()
     step("write")
-    annotated = gogen.annotate_rows(rows, decided, counts, compute_at)
+    annotated = gogen.annotate_rows(rows, decided, compute_at)
     files = gogen.write_results(annotated, out_dir, suffix=suffix)
     del annotated
 

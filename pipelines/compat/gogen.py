@@ -112,12 +112,10 @@ def possible_other_p64_charges(offense: pl.Expr, comment: pl.Expr) -> pl.Expr:
     return pl.when(flagged).then(comment).otherwise(pl.lit(""))
 
 
-def eligibility_columns(determinations: pl.DataFrame, counts: pl.DataFrame, compute_at: date) -> pl.DataFrame:
+def eligibility_columns(determinations: pl.DataFrame, compute_at: date) -> pl.DataFrame:
     """row_index + the 18 columns (Possible Other P64 Charges excepted) for each determination."""
     at = pl.lit(compute_at, dtype=pl.Date)
-    case_numbers = counts.select("count_id", "case_numbers")
-    d = determinations.join(case_numbers, on="count_id", how="left")
-    return d.select(
+    return determinations.select(
         "row_index",
         pl.col("case_numbers").fill_null("").alias("Case Number"),
         pl.col("convictions_on_record").cast(pl.String).alias("# of convictions on record"),
@@ -138,10 +136,9 @@ def eligibility_columns(determinations: pl.DataFrame, counts: pl.DataFrame, comp
     )
 
 
-def annotate_rows(rows: pl.DataFrame, determinations: pl.DataFrame, counts: pl.DataFrame,
-                  compute_at: date) -> pl.DataFrame:
+def annotate_rows(rows: pl.DataFrame, determinations: pl.DataFrame, compute_at: date) -> pl.DataFrame:
     """Every input row (row_index order) with the 18 eligibility columns appended ("" when none)."""
-    cols = eligibility_columns(determinations, counts, compute_at)
+    cols = eligibility_columns(determinations, compute_at)
     other = possible_other_p64_charges(pl.col("OFFENSE_DESCR"), pl.col("COMMENT_TEXT"))
     out = rows.join(cols, on="row_index", how="left", maintain_order="left").with_columns(
         other.alias("Possible Other P64 Charges"),
@@ -149,14 +146,40 @@ def annotate_rows(rows: pl.DataFrame, determinations: pl.DataFrame, counts: pl.D
     return out.with_columns([pl.col(c).fill_null("") for c in ELIGIBILITY_COLUMNS])
 
 
+RAW_LINE = "raw_line"  # the input line exactly as written, when the reader kept it
+
+
+def _csv_field(col: str) -> pl.Expr:
+    """A value CSV-quoted only when it needs it (for files written without automatic quoting)."""
+    value = pl.col(col)
+    quoted = pl.concat_str([pl.lit('"'), value.str.replace_all('"', '""', literal=True), pl.lit('"')])
+    return pl.when(value.str.contains(r'[",\r\n]')).then(quoted).otherwise(value).alias(col)
+
+
 def write_results(annotated: pl.DataFrame, outputs: Path, *, suffix: str = "") -> dict[str, Path]:
-    """Write All_Results, All_Results_Condensed and Prop64_Results; returns their paths."""
+    """Write All_Results, All_Results_Condensed and Prop64_Results; returns their paths.
+
+    When `annotated` has the raw input line (column ``raw_line``), All_Results and Prop64_Results
+    echo it and append the eligibility columns: the 95 DOJ fields go out exactly as they came in,
+    without holding 95 parsed columns in memory. Otherwise the 95 parsed columns are written.
+    """
     names = output_names(suffix)
-    full = [*model.DOJ_COLUMNS, *ELIGIBILITY_COLUMNS]
     paths = {k: outputs / names[k] for k in ("all_results", "condensed", "prop64")}
-    annotated.select(full).write_csv(paths["all_results"])
+    decided = pl.col("Eligibility Determination") != ""
+    if RAW_LINE in annotated.columns:
+        # The header is the first column's name: quote_style="never" writes names and lines as they are.
+        full = annotated.select(
+            pl.col(RAW_LINE).str.strip_suffix("\r").alias(",".join(model.DOJ_COLUMNS)),
+            *[_csv_field(c) for c in ELIGIBILITY_COLUMNS],
+        )
+        full.write_csv(paths["all_results"], quote_style="never")
+        full.filter(decided).write_csv(paths["prop64"], quote_style="never")
+        del full
+    else:
+        columns = [*model.DOJ_COLUMNS, *ELIGIBILITY_COLUMNS]
+        annotated.select(columns).write_csv(paths["all_results"])
+        annotated.filter(decided).select(columns).write_csv(paths["prop64"])
     annotated.select([*CONDENSED_COLUMNS, *ELIGIBILITY_COLUMNS]).write_csv(paths["condensed"])
-    annotated.filter(pl.col("Eligibility Determination") != "").select(full).write_csv(paths["prop64"])
     return paths
 
 

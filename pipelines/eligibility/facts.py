@@ -27,6 +27,7 @@ FACTS: dict[str, str] = {
     "person_id": "the person",
     "case_id": "the court case",
     "cycle_id": "the arrest cycle",
+    "case_numbers": "court case number(s) as written, '; '-joined",
     "county": "county of the conviction, as written",
     "in_county": "the conviction is in the county being processed",
     "source": "where the record came from (doj, court)",
@@ -101,36 +102,46 @@ def conviction_facts_lazy(
     at = pl.lit(compute_at, dtype=pl.Date)
     wanted_county = county.strip().upper()
 
-    c = st.with_match_columns(counts).with_columns(
-        st.matches_any(st.statutes("cannabis"), code_optional=True).alias("is_cannabis"),
+    is_cannabis = st.matches_any(st.statutes("cannabis"), code_optional=True)
+    # Facts from every step, not only convictions, computed on the few rows that carry them
+    # (the whole file can be millions of rows): cannabis charges per arrest cycle, deaths and
+    # PC 290 registrations per person.
+    steps = st.with_match_columns(
+        counts.select("person_id", "cycle_id", "step_type", "event_date", "code", "section", "subsection",
+                      *(["is_pc290_registration"] if has_registration_flag else []))
     )
     registration = (pl.col("step_type") == "REGISTRATION") & pl.col(st.SECTION).str.starts_with("290")
     if has_registration_flag:
         registration = registration | pl.col("is_pc290_registration").fill_null(False)
-    c = c.with_columns(
-        pl.col("is_cannabis").any().over(["person_id", "cycle_id"]).alias("cannabis_charge_in_cycle"),
-        registration.fill_null(False).alias("_registration"),
+    cannabis_cycles = (
+        steps.filter(is_cannabis).select("person_id", "cycle_id").unique()
+        .with_columns(pl.lit(True).alias("cannabis_charge_in_cycle"))
     )
-
-    # Person-wide facts that come from every step, not only convictions.
-    record = c.group_by("person_id").agg(
-        (pl.col("step_type") == "DECEASED").any().alias("deceased"),
-        pl.col("_registration").any().alias("pc290_registration"),
-        pl.col("event_date").filter(pl.col("_registration")).min().alias("_first_registration"),
+    record = (
+        steps.filter((pl.col("step_type") == "DECEASED") | registration.fill_null(False))
+        .group_by("person_id")
+        .agg(
+            (pl.col("step_type") == "DECEASED").any().alias("deceased"),
+            registration.fill_null(False).any().alias("pc290_registration"),
+            pl.col("event_date").filter(registration.fill_null(False)).min().alias("_first_registration"),
+        )
     )
 
     conv = (
-        c.filter(pl.col("is_conviction").fill_null(False))
-        .sort(["person_id", "row_index", "event_date", "count_id"], nulls_last=True)
+        st.with_match_columns(counts.filter(pl.col("is_conviction").fill_null(False)))
+        .sort("row_index", nulls_last=True, maintain_order=True)
+        .join(cannabis_cycles, on=["person_id", "cycle_id"], how="left", nulls_equal=True)
         .with_columns(
+            is_cannabis.alias("is_cannabis"),
+            pl.col("cannabis_charge_in_cycle").fill_null(False),
             st.matches_any(st.statutes("super_strikes")).alias("_superstrike"),
             st.matches_any(st.statutes("gang_enhancement")).alias("_gang"),
             st.matches_any(st.statutes("super_strikes_with_gang_enhancement")).alias("_enhanceable"),
             st.matches_any(st.statutes("sex_offender_registration")).alias("_pc290"),
             st.matches_any(st.statutes("related_charges")).alias("is_related_charge"),
-            pl.when(pl.col("is_cannabis")).then(pl.col(st.SECTION)).alias("cannabis_section"),
             pl.col("sentence_end").fill_null(pl.col("event_date")).alias("_sentence_end"),
         )
+        .with_columns(pl.when(pl.col("is_cannabis")).then(pl.col(st.SECTION)).alias("cannabis_section"))
     )
     # A gang enhancement makes a super strike of the enhanceable offenses in the same case.
     gang_text = pl.col("offense_text").filter(pl.col("_gang")).first().over(["person_id", "case_id"])
@@ -166,6 +177,7 @@ def conviction_facts_lazy(
     facts = (
         conv.join(person, on="person_id", how="left")
         .join(record, on="person_id", how="left")
+        .with_columns(pl.col("deceased").fill_null(False), pl.col("pc290_registration").fill_null(False))
         .join(dob, on="person_id", how="left")
         .with_columns(
             date.alias("conviction_date"),
@@ -195,8 +207,9 @@ def conviction_facts_lazy(
         .join(_other_cannabis_in_comment(conv), on="count_id", how="left")
         .with_columns(pl.col("other_cannabis_sections_in_comment").fill_null([]))
     )
-    # Record order (DOJ input order), so the same inputs give the same bytes.
-    return facts.select(*FACTS).sort(["row_index", "person_id", "conviction_date", "count_id"], nulls_last=True)
+    # Record order (DOJ input order, then the order counts came in), so the same inputs give
+    # the same bytes.
+    return facts.select(*FACTS).sort("row_index", nulls_last=True, maintain_order=True)
 
 
 def _years(start: pl.Expr, end: pl.Expr) -> pl.Expr:

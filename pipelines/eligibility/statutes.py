@@ -69,11 +69,16 @@ def parse_statute(text: str) -> Statute:
 
 
 def with_match_columns(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Add the normalized helper columns the matchers read."""
+    """Add the helper columns the matchers read.
+
+    COUNT's statute columns are already canonical (pipelines.normalize.sections: code upper case,
+    section and subsection lower case without spaces), so these are aliases; only a missing
+    subsection becomes "".
+    """
     return frame.with_columns(
-        pl.col("code").str.strip_chars().str.to_uppercase().alias(CODE),
-        pl.col("section").str.strip_chars().str.to_lowercase().alias(SECTION),
-        pl.col("subsection").fill_null("").str.replace_all(r"\s+", "").str.to_lowercase().alias(SUB),
+        pl.col("code").alias(CODE),
+        pl.col("section").alias(SECTION),
+        pl.col("subsection").fill_null("").alias(SUB),
     )
 
 
