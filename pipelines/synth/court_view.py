@@ -67,15 +67,14 @@ def _day(col: str) -> pl.Expr:
 @dataclass
 class CourtView:
     """The court extract: one row per charge per extract file. The text of a slice of rows is
-    made on demand by `rows()` (a large extract is written in chunks); `truth` holds the true
-    identity of each row (aligned by row) and `cases` the noise of each case."""
+    made on demand by `rows()` (a large extract is written in chunks)."""
 
     frame: pl.DataFrame  # per file row: indices into `texts`, days, flags, and `_case`
     case_columns: pl.DataFrame  # per case in the extract: the defendant and case-number columns
     texts: dict[str, pl.Series]
     county: str
-    truth: pl.DataFrame
-    cases: pl.DataFrame
+    truth: pl.DataFrame  # per charge of the extract: count index, charge_miskeyed, charge_in_comment
+    cases: pl.DataFrame  # per case of the extract: cycle, court_person_key and how the name/DOB were keyed
     windows: list[tuple[str, str]]  # per extract: (first, last) filed date covered, ISO
     bounds: list[tuple[int, int]]  # per extract: (offset, length) of its rows
 
@@ -337,7 +336,6 @@ def build(
             lo = min(lo, int(filed.min(initial=FIRST_DAY)))
         parts.append(order[(filed[order] >= lo) & (filed[order] <= hi)])
         windows.append((str(np.datetime64(lo, "D")), str(np.datetime64(hi, "D"))))
-    extract = np.concatenate([np.full(len(p), i, dtype=np.int16) for i, p in enumerate(parts)])
     t = np.concatenate(parts)  # unique row -> file rows
 
     # Per file row: indices and flags only; the text is made per slice by CourtView.rows().
@@ -365,18 +363,8 @@ def build(
     for p in parts:
         bounds.append((offset, len(p)))
         offset += len(p)
-    truth = pl.DataFrame({
-        "extract": pl.Series(extract),
-        "true_person_uid": pl.Series(pop.person_uid[person][case_of_row][t]),
-        "cycle": pl.Series(cases[case_of_row][t]),
-        "count": pl.Series(k[t]),
-        "true_case_number": cn.case_number.gather(cases[case_of_row][t]),
-        "count_number": pl.Series((within + 1).astype(np.int32)[t]),
-        "charge_index": pl.Series(charge[t]),
-        "charge_miskeyed": pl.Series(miskey[t]),
-        "charge_in_comment": pl.Series(in_comment[t]),
-        "person_key": case_df["person_key"].gather(case_of_row[t]),
-    })
+    # Per charge in the extract (once, however many files repeat it): how the court wrote it.
+    truth = pl.DataFrame({"count": k, "charge_miskeyed": miskey, "charge_in_comment": in_comment})
     return CourtView(frame=frame, case_columns=case_df.drop("_case"), texts=texts, county=county.name, truth=truth,
                      cases=case_noise, windows=windows, bounds=bounds)
 

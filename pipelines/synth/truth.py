@@ -122,7 +122,9 @@ def build(
     C = len(pop.cyc_person)
 
     # ---- persons -----------------------------------------------------------------------------
-    court_keys = court.truth.select("person_key", uid="true_person_uid").unique()
+    court_keys = court.cases.select(
+        pl.col("court_person_key").alias("person_key"), uid=uid.gather(pop.cyc_person[court.cases["cycle"].to_numpy()]),
+    ).unique()
     persons = pl.concat([
         doj.subjects.select(
             pl.concat_str(pl.lit("doj:"), "subject_id").alias("person_id"), pl.lit("doj").alias("source"),
@@ -169,7 +171,7 @@ def build(
 
     # ---- counts ------------------------------------------------------------------------------
     court_counts = (
-        court.truth.select("count", "charge_miskeyed", "charge_in_comment").unique("count", keep="first")
+        court.truth.select("count", "charge_miskeyed", "charge_in_comment")
     )
     doj_counts = doj.counts.filter(pl.col("is_can")).select(
         "count", pl.concat_str(pl.lit("doj:"), "subject_id", pl.lit(":"), "CNT_ORDER").alias("doj_count_id"),
