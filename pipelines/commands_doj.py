@@ -60,6 +60,7 @@ def doj(
     Explanations.csv, Quarantine.csv, Policy_Used.yaml and autoclear_run.json. On failure writes
     gogen.err (JSON: file -> error type and message) and exits 1.
     """
+    import os  # noqa: PLC0415
     from datetime import date  # noqa: PLC0415
 
     from rich.console import Console  # noqa: PLC0415
@@ -92,6 +93,7 @@ def doj(
         if not inputs:
             raise ConfigError("--input-doj names no file")
         chosen = choose_policy(policy=policy, options=eligibility_options, parameters=_parse_params(param))
+        error_file.unlink(missing_ok=True)  # a stale error file from an earlier run would mislead
         labels = {"read": "Reading DOJ file(s)", "facts": "Building each person's record",
                   "rules": f"Applying policy {chosen.name}", "write": "Writing result files"}
         with console.status("Starting") as status:
@@ -104,7 +106,9 @@ def doj(
     except AutoclearError as exc:
         fail(exc)
         return
-    except (OSError, MemoryError) as exc:
+    except Exception as exc:  # the incumbent wrote its error file for every failure; so do we
+        if os.environ.get("AUTOCLEAR_DEBUG"):
+            err.print_exception(show_locals=False)
         fail(exc)
         return
 

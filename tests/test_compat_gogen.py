@@ -183,6 +183,11 @@ def test_command_failure_writes_the_error_file_and_exits_1(tmp_path):
     err = json.loads((tmp_path / "out" / "gogen.err").read_text())
     ((file, body),) = err.items()
     assert file.endswith("missing.dat") and body["errorType"] == "OTHER" and "no such file" in body["errorMessage"]
+    # A later successful run in the same folder removes the stale error file.
+    src = write_doj(tmp_path / "yolo.dat")
+    r = invoke("--input-doj", str(src), "--county", "YOLO", "--compute-at", "2019-11-11",
+               "--policy", "statute", "--outputs", str(tmp_path / "out"), "--quiet")
+    assert r.exit_code == 0 and not (tmp_path / "out" / "gogen.err").exists()
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -167,4 +167,7 @@ def error_record(exc: BaseException, *, inputs: Sequence[str | Path] = ()) -> tu
         return file, exc.kind, str(exc)
     if isinstance(exc, AutoclearError):
         return "", "OTHER", str(exc)
-    return "", "OTHER", f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError):
+        return exc.filename or "", "OTHER", f"{exc.strerror or type(exc).__name__}"
+    # Other messages may quote data values (personal data): name the kind of failure only.
+    return "", "OTHER", f"unexpected error ({type(exc).__name__}); set AUTOCLEAR_DEBUG=1 to print details"
