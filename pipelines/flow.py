@@ -92,8 +92,12 @@ def stage(name: str):
 
 def run_stage(name: str, run_dir: str | Path) -> dict:
     """Run one stage on a planned run folder; returns the stage's summary (also saved as JSON)."""
+    import pipelines.stages  # noqa: F401, PLC0415 (registers the stages; heavy, so imported here)
+
     run_dir = Path(run_dir)
     spec = load_spec(run_dir)
+    if name not in _STAGE_IMPL:
+        raise KeyError(f"stage {name!r} is not implemented (known: {', '.join(_STAGE_IMPL)})")
     summary = _STAGE_IMPL[name](run_dir, spec)
     (run_dir / "summary").mkdir(exist_ok=True, mode=0o770)
     (run_dir / "summary" / f"{name}.json").write_text(json.dumps(summary, indent=2, default=str, sort_keys=True))
