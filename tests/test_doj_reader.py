@@ -431,3 +431,34 @@ def test_file_containing_every_separator_candidate(tmp_path: Path) -> None:
     read = read_doj([path], mode="strict")
     assert read.rows["COMMENT_TEXT"].to_list() == [controls, ""]
     assert read.rows["source_line"].to_list() == [2, 3]
+
+
+@pytest.mark.parametrize("block", [64, 1000, 5000])
+def test_small_blocks_read_the_same(gogen_fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    # Files are read in blocks of whole lines; block edges must not change anything.
+    import pipelines.sources.doj as doj
+
+    lines = (gogen_fixtures / "configurable" / "input.csv").read_text().splitlines()
+    lines[7] = lines[7] + ","  # a bad row in the middle
+    path = tmp_path / "blocks.dat"
+    path.write_text("\n".join(lines + ["", lines[3]]))  # blank line; last line without line end
+    whole = read_doj([path])
+    monkeypatch.setattr(doj, "_BLOCK_BYTES", block)
+    parts = read_doj([path])
+    assert parts.rows.equals(whole.rows)
+    assert parts.quarantine.equals(whole.quarantine)
+    assert parts.stats.equals(whole.stats)
+    assert whole.rows.height == 38 and whole.quarantine["source_line"].to_list() == [8]
+    assert whole.stats["blank_lines"].to_list() == [1]
+    assert whole.rows["source_line"][-1] == 41
+
+
+def test_row_order_does_not_change_counts_or_persons(gogen_fixtures: Path) -> None:
+    # Counts and persons are found from runs of rows when a file is in record order, and by
+    # sorting otherwise: a shuffled frame (same row_index values) must give the same result.
+    rows = read_doj([gogen_fixtures / "los_angeles" / "input.csv"]).rows
+    shuffled = rows.sample(fraction=1.0, shuffle=True, seed=7)
+    assert doj_counts(shuffled).equals(doj_counts(rows))
+    assert doj_persons(shuffled).equals(doj_persons(rows))
+    interleaved = pl.concat([rows.filter(pl.col("row_index") % 2 == 0), rows.filter(pl.col("row_index") % 2 == 1)])
+    assert doj_counts(interleaved).equals(doj_counts(rows))

@@ -26,8 +26,9 @@ is quarantined as an unterminated quote.
 from __future__ import annotations
 
 import io
-import mmap
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -127,7 +128,7 @@ def read_doj(
         quarantines.append(quarantine)
         stats.append(stat)
 
-    rows = pl.concat(frames, how="vertical") if frames else _empty_rows(keep)
+    rows = pl.concat(frames, how="vertical", rechunk=False) if frames else _empty_rows(keep)
     rows = rows.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_index"))
     quarantine = pl.concat(quarantines, how="vertical") if quarantines else model.empty(model.QUARANTINE)
     stats_frame = pl.DataFrame(stats, schema=STATS)
@@ -137,46 +138,61 @@ def read_doj(
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading one file
+# Reading one file, in blocks of whole lines (bounded memory; two blocks are worked at once)
+
+_BLOCK_BYTES = 64 << 20
+_BOM = b"\xef\xbb\xbf"
 
 
 def _empty_rows(keep: list[str]) -> pl.DataFrame:
     return pl.DataFrame(schema={**{c: pl.String for c in keep}, **model.LINEAGE})
 
 
-def _unused_separator(path: Path) -> str | None:
-    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        for sep in _LINE_SEPARATORS:
-            if mm.find(sep.encode()) == -1:
-                return sep
-    return None
+def _blocks(path: Path) -> Iterator[bytes]:
+    """The file's bytes in blocks of about _BLOCK_BYTES that end at a line end (or the file end)."""
+    buffer = bytearray(_BLOCK_BYTES)
+    view = memoryview(buffer)
+    with path.open("rb") as f:
+        while n := f.readinto(buffer):
+            cut = buffer.rfind(b"\n", 0, n) + 1
+            if cut == 0 or n < _BLOCK_BYTES:  # no line end in the block, or the file's last block
+                cut = n
+            if cut == n and n == _BLOCK_BYTES:  # one line longer than a block: grow it
+                rest = f.readline()
+                yield bytes(view[:n]) + rest
+                continue
+            yield bytes(view[:cut])
+            f.seek(cut - n, 1)  # the next block starts after this one's last line end
 
 
-def _read_lines(path: Path) -> tuple[pl.DataFrame, str]:
-    """Physical lines of the file as one String column "line" (null for an empty line)."""
-    sep = _unused_separator(path)
-    if sep is None:  # every candidate byte occurs: not a text file; split it ourselves
-        data = path.read_bytes()
+def _lines(data: bytes) -> tuple[pl.DataFrame, bool]:
+    """The lines of a block as one String column "line" (null for an empty line), and whether
+    invalid UTF-8 had to be replaced."""
+    n_lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    sep = next((s for s in _LINE_SEPARATORS if s.encode() not in data), None)
+    frame = None
+    if sep is not None:
+        def read(encoding: str) -> pl.DataFrame:
+            return pl.read_csv(data, has_header=False, separator=sep, quote_char=None, infer_schema=False,
+                               encoding=encoding, raise_if_empty=False, new_columns=["line"])
+        try:
+            frame, lossy = read("utf8"), False
+        except pl.exceptions.ComputeError as e:
+            if "utf" not in str(e).lower():
+                raise
+            frame, lossy = read("utf8-lossy"), True
+        if frame.width != 1 or frame.height != n_lines:
+            frame = None
+    if frame is None:  # every candidate separator byte occurs (not a text file): split it here
         text = data.decode("utf-8", errors="replace")
-        encoding = UTF8 if text.encode("utf-8") == data else LATIN1_LOSSY
+        lossy = "\ufffd" in text and text.encode("utf-8") != data
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        frame = pl.DataFrame({"line": lines}, schema={"line": pl.String})
-        return frame.with_columns(pl.col("line").str.strip_suffix("\r")), encoding
-
-    def read(encoding: str) -> pl.DataFrame:
-        return pl.read_csv(
-            path, has_header=False, separator=sep, quote_char=None, infer_schema=False,
-            encoding=encoding, raise_if_empty=False, new_columns=["line"],
+        frame = pl.DataFrame({"line": lines}, schema={"line": pl.String}).with_columns(
+            pl.col("line").str.strip_suffix("\r")
         )
-
-    try:
-        return read("utf8"), UTF8
-    except pl.exceptions.ComputeError as e:
-        if "utf" not in str(e).lower():
-            raise
-    return read("utf8-lossy"), LATIN1_LOSSY
+    return frame, lossy
 
 
 def _check_header(line: str, name: str) -> None:
@@ -215,53 +231,49 @@ def _explain(line: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return reason, detail
 
 
-def _parse(source: Path | io.BytesIO, *, skip_header: bool, keep: list[str], encoding: str) -> pl.DataFrame:
+def _parse(source: bytes | io.BytesIO, *, skip_lines: int, keep: list[str]) -> pl.DataFrame:
+    """Well-formed 95-field lines -> the kept DOJ columns as String, values exactly as written."""
     index = {c: i for i, c in enumerate(model.DOJ_COLUMNS)}
     return pl.read_csv(
         source,
         has_header=False,
-        skip_lines=1 if skip_header else 0,
+        skip_lines=skip_lines,
         schema={c: pl.String for c in model.DOJ_COLUMNS},
         columns=[index[c] for c in keep],
         empty_string_is_null=False,
-        encoding="utf8-lossy" if encoding != UTF8 else "utf8",
+        encoding="utf8-lossy",
         raise_if_empty=False,
     ).select(keep)
 
 
-def _read_file(path: Path, mode: str, keep: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    name = path.name
-    try:
-        if not path.is_file():
-            raise InputError("no such file", file=name, kind="OTHER")
-        size = path.stat().st_size
-        if size:
-            lines, encoding = _read_lines(path)
-        else:
-            lines, encoding = pl.DataFrame(schema={"line": pl.String}), UTF8
-    except OSError as e:
-        raise InputError(f"cannot read the file ({e.strerror or e})", file=name, kind="OTHER") from e
+@dataclass
+class _Block:
+    rows: pl.DataFrame  # kept columns + source_line
+    quarantine: pl.DataFrame  # model.QUARANTINE
+    lines: int  # physical lines in the block
+    blank: int
+    has_header: bool
+    lossy: bool
 
-    if lines.width == 0 or lines.height == 0:
-        lines = pl.DataFrame(schema={"line": pl.String})
-    lines = lines.with_row_index("source_line", offset=1).with_columns(pl.col("source_line").cast(pl.Int64))
 
-    first = lines["line"][0] if lines.height else None
-    has_header = first is not None and first.startswith("RECORD_ID")
+def _read_block(data: bytes, first_line: int, *, name: str, mode: str, keep: list[str]) -> _Block:
+    """Check and parse one block of whole lines; its first line is line `first_line` of the file."""
+    if first_line == 1 and data.startswith(_BOM):
+        data = data[len(_BOM):]
+    lines, lossy = _lines(data)
+    n_lines = lines.height
+    lines = lines.with_row_index("source_line", offset=first_line).with_columns(pl.col("source_line").cast(pl.Int64))
+
+    has_header = first_line == 1 and n_lines > 0 and (lines["line"][0] or "").startswith("RECORD_ID")
     if has_header:
-        _check_header(first, name)
+        _check_header(lines["line"][0], name)
         lines = lines.slice(1)
 
     flags = lines.select(
         blank=pl.col("line").is_null() | (pl.col("line") == ""),
         good=pl.col("line").str.contains(_GOOD_LINE).fill_null(False),
     )
-    blank_lines = int(flags["blank"].sum())
-    n_good = int(flags["good"].sum())
-    rows_read = lines.height - blank_lines
-    stat = {"source_file": name, "rows_read": rows_read, "rows_accepted": n_good,
-            "rows_quarantined": rows_read - n_good, "has_header": has_header,
-            "encoding": encoding, "blank_lines": blank_lines}
+    n_blank, n_good = int(flags["blank"].sum()), int(flags["good"].sum())
 
     bad = lines.filter(~flags["blank"] & ~flags["good"])
     if bad.height:
@@ -278,30 +290,61 @@ def _read_file(path: Path, mode: str, keep: list[str]) -> tuple[pl.DataFrame, pl
 
     if n_good == 0:
         rows = _empty_rows(keep)
-    elif n_good == lines.height:  # every line good: parse the file itself
-        source_line = lines["source_line"]
-        del lines, flags
-        rows = _parse(path, skip_header=has_header, keep=keep, encoding=encoding)
-        rows = rows.with_columns(source_line.alias("source_line"))
     else:
-        good = lines.filter(flags["good"])
-        del lines, flags
-        source_line = good["source_line"]
-        buffer = io.BytesIO()
-        good.select("line").write_csv(buffer, include_header=False, quote_style="never", separator="\x1f")
-        del good
-        buffer.seek(0)
-        rows = _parse(buffer, skip_header=False, keep=keep, encoding=UTF8)
+        if n_good == lines.height:  # every line good: parse the block itself
+            source_line = lines["source_line"]
+            del lines, flags
+            rows = _parse(data, skip_lines=int(has_header), keep=keep)
+        else:
+            good = lines.filter(flags["good"])
+            del lines, flags
+            source_line = good["source_line"]
+            buffer = io.BytesIO()
+            good.select("line").write_csv(buffer, include_header=False, quote_style="never", separator="\x1f")
+            del good
+            rows = _parse(buffer.getvalue(), skip_lines=0, keep=keep)
+        if rows.height != n_good:
+            raise ConservationError(f"{name}: {n_good} good lines from line {first_line} but {rows.height} rows parsed")
         rows = rows.with_columns(source_line.alias("source_line"))
+    return _Block(rows=rows, quarantine=quarantine, lines=n_lines, blank=n_blank, has_header=has_header, lossy=lossy)
 
-    if rows.height != n_good:
-        raise ConservationError(f"{name}: {n_good} good lines but {rows.height} rows parsed")
+
+def _read_file(path: Path, mode: str, keep: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    name = path.name
+    if not path.is_file():
+        raise InputError("no such file", file=name, kind="OTHER")
+    blocks: list[_Block] = []
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending: deque = deque()
+            next_line = 1
+            for data in _blocks(path):
+                pending.append(pool.submit(_read_block, data, next_line, name=name, mode=mode, keep=keep))
+                next_line += data.count(b"\n") + (not data.endswith(b"\n"))
+                del data
+                if len(pending) >= 2:
+                    blocks.append(pending.popleft().result())
+            while pending:
+                blocks.append(pending.popleft().result())
+    except OSError as e:
+        raise InputError(f"cannot read the file ({e.strerror or e})", file=name, kind="OTHER") from e
+
+    has_header = bool(blocks) and blocks[0].has_header
+    rows_read = sum(b.lines - b.blank for b in blocks) - has_header
+    accepted = sum(b.rows.height for b in blocks)
+    quarantine = pl.concat([b.quarantine for b in blocks]) if blocks else model.empty(model.QUARANTINE)
+    stat = {"source_file": name, "rows_read": rows_read, "rows_accepted": accepted,
+            "rows_quarantined": quarantine.height, "has_header": has_header,
+            "encoding": LATIN1_LOSSY if any(b.lossy for b in blocks) else UTF8,
+            "blank_lines": sum(b.blank for b in blocks)}
+    if rows_read != accepted + quarantine.height:
+        raise ConservationError(f"{name}: {rows_read} rows read != {accepted} accepted + {quarantine.height} quarantined")
+    frames = [b.rows for b in blocks if b.rows.height]
+    rows = pl.concat(frames, rechunk=False) if frames else _empty_rows(keep)
     rows = rows.select(
         *keep, pl.lit(SOURCE).alias("source"), pl.lit(name).alias("source_file"),
         pl.col("source_line").cast(pl.Int64),
     )
-    if stat["rows_read"] != stat["rows_accepted"] + stat["rows_quarantined"] or quarantine.height != stat["rows_quarantined"]:
-        raise ConservationError(f"{name}: rows read != rows accepted + rows quarantined")
     return rows, quarantine, stat
 
 
@@ -309,13 +352,9 @@ def _read_file(path: Path, mode: str, keep: list[str]) -> tuple[pl.DataFrame, pl
 # Canonical conversion (the incumbent tool's semantics, gogen data/doj_row.go and subject.go)
 
 
-def _text(name: str) -> pl.Expr:
-    return pl.col(name).fill_null("")
-
-
 def _date(expr: pl.Expr) -> pl.Expr:
     """YYYYMMDD -> Date; anything else -> null."""
-    return pl.when(expr.str.contains(r"^\d{8}$")).then(expr.str.strptime(pl.Date, "%Y%m%d", strict=False))
+    return pl.when(expr.str.len_bytes() == 8).then(expr.str.strptime(pl.Date, "%Y%m%d", strict=False))
 
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
@@ -330,28 +369,24 @@ _MAX_SENTENCE_HOURS = 10_000 * 366 * 24
 
 
 def _sentence_part_hours() -> pl.Expr:
-    """SENT_LENGTH x unit of SENT_TIME_CODE, in hours; non-numeric lengths count 0 (Go Atoi)."""
-    length_text = _text("SENT_LENGTH")
-    length = (
-        pl.when(length_text.str.contains(r"^[+-]?\d{1,12}$"))
-        .then(length_text.str.strip_prefix("+").cast(pl.Int64, strict=False))
-        .otherwise(0)
-    )
-    unit = _text("SENT_TIME_CODE").replace_strict(_HOURS_PER_UNIT, default=0, return_dtype=pl.Int64)
-    return (length * unit).clip(-_MAX_SENTENCE_HOURS, _MAX_SENTENCE_HOURS)
+    """SENT_LENGTH x unit of SENT_TIME_CODE, in hours. Like Go's Atoi, the length is an optional
+    sign and digits ("+5", "05"); anything else ("5 ", "") counts 0 - so does Polars' cast."""
+    length = pl.col("SENT_LENGTH").cast(pl.Int64, strict=False).fill_null(0)
+    unit = pl.col("SENT_TIME_CODE").replace_strict(_HOURS_PER_UNIT, default=0, return_dtype=pl.Int64)
+    return (length.clip(-_MAX_SENTENCE_HOURS, _MAX_SENTENCE_HOURS) * unit).clip(-_MAX_SENTENCE_HOURS, _MAX_SENTENCE_HOURS)
 
 
 def _offense_text() -> pl.Expr:
     """gogen's CodeSection: OFFENSE_DESCR (or COMMENT_TEXT when the offense is blank or says
     SEE COMMENT FOR CHARGE) up to the first "-", untrimmed."""
-    offense = _text("OFFENSE_DESCR")
+    offense = pl.col("OFFENSE_DESCR")
     in_comment = offense.str.strip_chars().is_in(["", "SEE COMMENT FOR CHARGE"])
-    written = pl.when(in_comment).then(_text("COMMENT_TEXT")).otherwise(offense)
-    return written.str.extract(r"(?s)^([^-]*)", 1)
+    written = pl.when(in_comment).then(pl.col("COMMENT_TEXT")).otherwise(offense)
+    return written.str.split_exact("-", 1).struct.field("field_0")
 
 
 def _step_type() -> pl.Expr:
-    step = _text("STP_TYPE_DESCR")
+    step = pl.col("STP_TYPE_DESCR")
     return (
         pl.when(step.str.starts_with("ARREST")).then(pl.lit("ARREST"))
         .when(step == "COURT ACTION").then(pl.lit("COURT"))
@@ -361,16 +396,65 @@ def _step_type() -> pl.Expr:
     )
 
 
-def _need(frame: pl.DataFrame | pl.LazyFrame, names: Sequence[str]) -> pl.LazyFrame:
-    lf = frame.lazy()
-    have = lf.collect_schema().names()
-    missing = [c for c in names if c not in have]
+def _narrow(rows: pl.DataFrame | pl.LazyFrame, names: Sequence[str]) -> pl.DataFrame:
+    """The given DOJ columns (nulls read as "") plus lineage and row_index, as a DataFrame."""
+    frame = rows if isinstance(rows, pl.DataFrame) else rows.collect()
+    missing = [c for c in [*names, *model.LINEAGE, "row_index"] if c not in frame.columns]
     if missing:
         raise ValueError(f"DOJ rows lack columns {missing}; read them with read_doj(columns=...) including these")
-    return lf
+    # fill_null only where needed: a column selected as is costs no memory.
+    return frame.select(
+        *[pl.col(c).fill_null("") if frame[c].null_count() else pl.col(c) for c in names],
+        *model.LINEAGE, "row_index",
+    )
 
 
-_COUNT_KEY = ("SUBJECT_ID", "CNT_ORDER")
+def _record_order(frame: pl.DataFrame, *, by_count: bool) -> tuple[pl.DataFrame, bool]:
+    """`frame` with each person's rows together in row_index order (and, with by_count, CNT_ORDER
+    never decreasing within a person), so that persons, counts and cases are runs of rows.
+
+    DOJ files are written that way, so this is a check; otherwise the rows are sorted (and the
+    second value says so). Runs let counts and cases be found with prefix sums instead of
+    hash grouping, which is what makes 2M rows fast.
+    """
+    subject = pl.col("SUBJECT_ID")
+    starts = (subject != subject.shift()).fill_null(True)
+    checks = [
+        (pl.col("row_index").diff().fill_null(1) > 0).all(),
+        starts.sum() == subject.n_unique(),
+    ]
+    if by_count:
+        checks.append((starts | (pl.col("CNT_ORDER") >= pl.col("CNT_ORDER").shift())).fill_null(True).all())
+    if all(frame.select(c.alias(f"_{i}") for i, c in enumerate(checks)).row(0)):
+        return frame, False
+    keys = ["SUBJECT_ID", "CNT_ORDER", "row_index"] if by_count else ["SUBJECT_ID", "row_index"]
+    if not by_count:  # a person's place is that of their first row
+        frame = frame.with_columns(pl.col("row_index").min().over("SUBJECT_ID").alias("_first"))
+        keys = ["_first", "row_index"]
+    return frame.sort(keys).drop("_first", strict=False), True
+
+
+def _run_starts(*keys: pl.Expr) -> pl.Expr:
+    """True on the first row of each run of equal keys."""
+    changed = pl.lit(False)
+    for key in keys:
+        changed = changed | (key != key.shift())
+    return changed.fill_null(True)
+
+
+def _per_run(value: pl.Expr, start: pl.Expr, end: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(running total within the run, run total) of an integer `value`, for runs marked by start/end."""
+    running = value.cum_sum()
+    within = running - pl.when(start).then(running - value).forward_fill()
+    return within, pl.when(end).then(within).backward_fill()
+
+
+# The DOJ columns doj_counts reads (doj_persons reads the person ones).
+_COUNT_COLUMNS = (
+    "SUBJECT_ID", "STP_EVENT_DATE", "STP_TYPE_DESCR", "STP_ORI_CNTY_NAME", "CNT_ORDER", "OFN",
+    "OFFENSE_DESCR", "OFFENSE_TOC", "DISP_DESCR", "CONV_STAT_DESCR", "SENT_LENGTH", "SENT_TIME_CODE",
+    "COMMENT_TEXT",
+)
 
 
 def doj_counts(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -380,112 +464,148 @@ def doj_counts(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     row_index order); its sentence end is that row's STP_EVENT_DATE plus the sentence parts of
     every convicted row of the count. A count without a convicted row is its first row. Case
     numbers are the OFN values of the COURT ACTION rows of the case (SUBJECT_ID + first 6 digits
-    of CNT_ORDER), over all rows, in order of first appearance. Sorted by row_index.
+    of CNT_ORDER), over all rows, in order of first appearance. In row_index order.
     """
-    need = [*CANONICAL_INPUT_COLUMNS, *model.LINEAGE, "row_index"]
-    lf = _need(rows, need).select(
-        *[_text(c).alias(c) for c in CANONICAL_INPUT_COLUMNS], *model.LINEAGE, "row_index"
-    ).with_columns(
-        _text("DISP_DESCR").str.starts_with("CONVICTED").alias("_convicted"),
-        _sentence_part_hours().alias("_part_hours"),
-        pl.col("CNT_ORDER").str.slice(0, 6).alias("_case6"),
-    )
-    per_count = lf.group_by(_COUNT_KEY).agg(
-        pl.col("row_index").filter(pl.col("_convicted")).min().alias("_first_conviction"),
-        pl.col("row_index").min().alias("_first_row"),
-        pl.col("_part_hours").filter(pl.col("_convicted")).sum().alias("_sentence_hours"),
-    ).select(
-        pl.coalesce("_first_conviction", "_first_row").alias("row_index"),
-        "_sentence_hours",
-    )
-    canonical = per_count.join(lf, on="row_index", how="inner")
+    frame, reordered = _record_order(_narrow(rows, _COUNT_COLUMNS), by_count=True)
 
-    case_numbers = (
-        lf.filter((pl.col("STP_TYPE_DESCR") == "COURT ACTION") & (pl.col("OFN") != ""))
-        .group_by("SUBJECT_ID", "_case6", "OFN")
-        .agg(pl.col("row_index").min().alias("_seen"))
-        .group_by("SUBJECT_ID", "_case6")
+    # Counts and cases are runs of rows (see _record_order); mark them once.
+    subject, cnt_order = pl.col("SUBJECT_ID"), pl.col("CNT_ORDER")
+    frame = frame.with_columns(
+        _run_starts(subject, cnt_order).alias("_count_start"),
+        pl.col("DISP_DESCR").str.starts_with("CONVICTED").alias("is_conviction"),
+        _run_starts(subject, cnt_order.str.slice(0, 6)).cum_sum().cast(pl.Int64).alias("_case"),
+    )
+    start = pl.col("_count_start")
+    end = start.shift(-1).fill_null(True)
+    convicted = pl.col("is_conviction")
+    rank, convictions_in_count = _per_run(convicted.cast(pl.Int32), start, end)
+    _, sentence_hours = _per_run(_sentence_part_hours() * convicted.cast(pl.Int64), start, end)
+    frame = frame.with_columns(
+        ((convicted & (rank == 1)) | (start & (convictions_in_count == 0))).alias("_canonical"),
+        sentence_hours.alias("_sentence_hours"),
+    )
+
+    # Case numbers: OFN of the case's COURT ACTION rows, first appearance first. Repeats of the
+    # previous row's value are dropped first (cheap), so the hash step sees few rows. The result
+    # is laid out by case number (_case) so each count picks its case's values by position.
+    usable = ~pl.col("OFN").str.strip_chars().is_in(["", "NULL"])
+    per_case = (
+        frame.lazy()
+        .filter((pl.col("STP_TYPE_DESCR") == "COURT ACTION") & (pl.col("OFN") != ""))
+        .select("_case", "OFN")
+        .filter(_run_starts(pl.col("_case"), pl.col("OFN")))
+        .unique(maintain_order=True)
+        .group_by("_case", maintain_order=True)
         .agg(
-            pl.col("OFN").sort_by("_seen").str.join("; ").alias("case_numbers"),
-            pl.col("OFN").sort_by("_seen").str.strip_chars()
-            .filter(~pl.col("OFN").sort_by("_seen").str.strip_chars().is_in(["", "NULL"]))
-            .first().alias("case_number"),
+            pl.col("OFN").str.join("; ").alias("case_numbers"),
+            pl.col("OFN").filter(usable).first().str.strip_chars().alias("case_number"),
         )
+        .collect()
+    )
+    n_cases = int(frame["_case"].max() or 0) + 1
+    by_case = {
+        name: pl.Series(name, [None], dtype=pl.String).extend_constant(None, n_cases - 1).scatter(
+            per_case["_case"], per_case[name]
+        )
+        for name in ("case_numbers", "case_number")
+    }
+
+    counts = frame.drop("SENT_LENGTH", "SENT_TIME_CODE", "_count_start").filter("_canonical").drop("_canonical")
+    del frame
+    counts = counts.with_columns(
+        _offense_text().alias("offense_text"),
+        *[pl.lit(series).gather(pl.col("_case")).alias(name) for name, series in by_case.items()],
     )
 
-    offense = canonical.select(_offense_text().alias("offense_text")).unique()
     statute = parse_statute(pl.col("offense_text"))
-    offense_statutes = offense.select(
+    offense_statutes = counts.lazy().select("offense_text").unique().select(
         "offense_text",
         statute.struct.field("code").alias("code"),
         statute.struct.field("section").alias("section"),
         statute.struct.field("subsection").alias("subsection"),
         statute.struct.field("statute").alias("_statute"),
     )
-    comments = (
-        canonical.select(pl.col("COMMENT_TEXT")).unique()
-        .filter(pl.col("COMMENT_TEXT").str.strip_chars() != "")
-        .select("COMMENT_TEXT", find_statutes(pl.col("COMMENT_TEXT")).alias("_comment_statutes"))
+    # Joined on a narrow frame and put side by side: the wide frame is never copied by a join.
+    counts = counts.hstack(
+        counts.lazy().select("offense_text")
+        .join(offense_statutes, on="offense_text", how="left", nulls_equal=True, maintain_order="left")
+        .drop("offense_text")
+        .collect()
     )
 
-    convicted = pl.col("_convicted")
+    # Statutes named in comments, minus the count's own (with or without its code letters).
+    own = pl.concat_list(
+        pl.col("_statute"),
+        pl.when(pl.col("section").is_not_null()).then(pl.col("section") + pl.col("subsection")),
+    ).list.drop_nulls()
+    commented = counts.lazy().with_row_index("_at").filter(pl.col("COMMENT_TEXT").str.strip_chars() != "")
+    found = commented.select("COMMENT_TEXT").unique().with_columns(find_statutes(pl.col("COMMENT_TEXT")).alias("_found"))
+    comment_sections = (
+        commented.select("_at", "COMMENT_TEXT", "_statute", "section", "subsection")
+        .join(found, on="COMMENT_TEXT", how="left")
+        .select("_at", pl.col("_found").list.set_difference(own).alias("comment_sections"))
+        .collect()
+    )
+    # Laid out by position (no join): most counts have no comment.
+    at = pl.Series("_at", [None], dtype=pl.UInt32).extend_constant(None, counts.height)
+    at = at.scatter(comment_sections["_at"], pl.int_range(comment_sections.height, dtype=pl.UInt32, eager=True))
+    sections = comment_sections["comment_sections"].gather(at.head(counts.height))
+
     event_date = _date(pl.col("STP_EVENT_DATE"))
     disp = pl.col("DISP_DESCR")
     conv_stat = pl.col("CONV_STAT_DESCR")
     is_felony = (conv_stat == "FELONY") | ((conv_stat == "") & (pl.col("OFFENSE_TOC") == "F"))
-    level_text = pl.when(conv_stat.str.strip_chars() != "").then(conv_stat).otherwise(pl.col("OFFENSE_TOC"))
-    level_text = level_text.str.strip_chars().str.to_uppercase()
-    count_number = pl.col("CNT_ORDER").str.slice(6, 3)
-    own_bare = pl.when(pl.col("section").is_not_null()).then(pl.col("section") + pl.col("subsection"))
-
-    out = (
-        canonical.with_columns(_offense_text().alias("offense_text"))
-        .join(offense_statutes, on="offense_text", how="left", nulls_equal=True)
-        .join(comments, on="COMMENT_TEXT", how="left")
-        .join(case_numbers, on=["SUBJECT_ID", "_case6"], how="left")
-        .with_columns(
-            pl.format("doj:{}:{}", "SUBJECT_ID", "CNT_ORDER").alias("count_id"),
-            pl.format("doj:{}", "SUBJECT_ID").alias("person_id"),
-            pl.format("doj:{}:{}", "SUBJECT_ID", "_case6").alias("case_id"),
-            pl.format("doj:{}:{}", "SUBJECT_ID", pl.col("CNT_ORDER").str.slice(0, 3)).alias("cycle_id"),
-            pl.col("STP_ORI_CNTY_NAME").alias("county"),
-            pl.when(count_number.str.contains(r"^\d+$")).then(count_number.cast(pl.Int32, strict=False))
-            .alias("count_number"),
-            _step_type().alias("step_type"),
-            event_date.alias("event_date"),
-            pl.col("COMMENT_TEXT").alias("comment_text"),
-            pl.col("_comment_statutes").fill_null([])
-            .list.set_difference(pl.concat_list(pl.col("_statute"), own_bare).list.drop_nulls())
-            .alias("comment_sections"),
-            pl.when(is_felony).then(pl.lit("F"))
-            .when(level_text.is_in(["MISDEMEANOR", "M"])).then(pl.lit("M"))
-            .when(level_text.is_in(["INFRACTION", "I"])).then(pl.lit("I"))
-            .alias("level"),
-            is_felony.alias("is_felony"),
-            pl.when(convicted).then(pl.lit("convicted"))
-            .when(disp.str.starts_with("DISMISSED")).then(pl.lit("dismissed"))
-            .when(disp.str.contains("ACQUITTED", literal=True) | disp.str.contains("NOT GUILTY", literal=True))
-            .then(pl.lit("acquitted"))
-            .otherwise(pl.lit("unknown"))
-            .alias("disposition"),
-            disp.alias("disposition_text"),
-            convicted.alias("is_conviction"),
-            pl.when(convicted).then(
-                (event_date.cast(pl.Datetime("us")) + pl.duration(hours=pl.col("_sentence_hours"))).dt.date()
-            ).alias("sentence_end"),
-            pl.col("STP_TYPE_DESCR").alias("step_type_text"),
-            ((pl.col("STP_TYPE_DESCR") == "REGISTRATION") & pl.col("OFFENSE_DESCR").str.starts_with("290"))
-            .alias("is_pc290_registration"),
-            pl.col("OFN").alias("ofn"),
-            pl.col("CNT_ORDER").alias("cnt_order"),
-            pl.col("SUBJECT_ID").alias("subject_id"),
-            pl.col("OFFENSE_DESCR").alias("offense_descr"),
-            pl.col("CONV_STAT_DESCR").alias("conv_stat_descr"),
-            pl.col("OFFENSE_TOC").alias("offense_toc"),
-        )
-        .sort("row_index")
+    level_text = pl.when(conv_stat != "").then(conv_stat).otherwise(pl.col("OFFENSE_TOC"))
+    count_number = cnt_order.str.slice(6, 3).cast(pl.Int32, strict=False)
+    out = counts.select(
+        pl.concat_str(pl.lit("doj:"), subject, pl.lit(":"), cnt_order).alias("count_id"),
+        pl.concat_str(pl.lit("doj:"), subject).alias("person_id"),
+        pl.concat_str(pl.lit("doj:"), subject, pl.lit(":"), cnt_order.str.slice(0, 6)).alias("case_id"),
+        pl.concat_str(pl.lit("doj:"), subject, pl.lit(":"), cnt_order.str.slice(0, 3)).alias("cycle_id"),
+        pl.col("STP_ORI_CNTY_NAME").alias("county"),
+        "case_numbers",
+        "case_number",
+        pl.when(count_number >= 0).then(count_number).alias("count_number"),
+        _step_type().alias("step_type"),
+        event_date.alias("event_date"),
+        "offense_text",
+        pl.col("COMMENT_TEXT").alias("comment_text"),
+        "code",
+        "section",
+        "subsection",
+        pl.lit(sections).fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("comment_sections"),
+        pl.when(is_felony).then(pl.lit("F"))
+        .when(level_text.is_in(["MISDEMEANOR", "M"])).then(pl.lit("M"))
+        .when(level_text.is_in(["INFRACTION", "I"])).then(pl.lit("I"))
+        .alias("level"),
+        is_felony.alias("is_felony"),
+        pl.when(convicted).then(pl.lit("convicted"))
+        .when(disp.str.starts_with("DISMISSED")).then(pl.lit("dismissed"))
+        .when(disp.str.contains("ACQUITTED", literal=True) | disp.str.contains("NOT GUILTY", literal=True))
+        .then(pl.lit("acquitted"))
+        .otherwise(pl.lit("unknown"))
+        .alias("disposition"),
+        disp.alias("disposition_text"),
+        "is_conviction",
+        # gogen adds exact durations to a midnight timestamp; the date part is the end date.
+        pl.when(convicted).then(
+            (event_date.cast(pl.Datetime("us")) + pl.duration(hours=pl.col("_sentence_hours"))).dt.date()
+        ).alias("sentence_end"),
+        "row_index",
+        *model.LINEAGE,
+        pl.col("STP_TYPE_DESCR").alias("step_type_text"),
+        ((pl.col("STP_TYPE_DESCR") == "REGISTRATION") & pl.col("OFFENSE_DESCR").str.starts_with("290"))
+        .alias("is_pc290_registration"),
+        pl.col("OFN").alias("ofn"),
+        cnt_order.alias("cnt_order"),
+        subject.alias("subject_id"),
+        pl.col("OFFENSE_DESCR").alias("offense_descr"),
+        pl.col("CONV_STAT_DESCR").alias("conv_stat_descr"),
+        pl.col("OFFENSE_TOC").alias("offense_toc"),
     )
-    return model.conform(out.collect(), {**model.COUNT, **COUNT_EXTRAS}, extra=False)
+    if reordered:
+        out = out.sort("row_index")
+    return model.conform(out, {**model.COUNT, **COUNT_EXTRAS}, extra=False)
 
 
 # Name suffixes recognised at the end of the last name or of the given names.
@@ -535,16 +655,14 @@ def doj_persons(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """
     cols = ["SUBJECT_ID", "CII_NUMBER", "PRI_NAME", "GENDER", "PRI_DOB", "PRI_SSN", "PRI_CDL",
             "FBI_NUMBER", "RACE_DESCR", "STP_ORI_CNTY_NAME"]
-    lf = _need(rows, [*cols, *model.LINEAGE, "row_index"]).select(
-        *[_text(c).alias(c) for c in cols], *model.LINEAGE, "row_index"
-    )
-    first = lf.sort("row_index").unique(subset="SUBJECT_ID", keep="first", maintain_order=True)
+    frame, _ = _record_order(_narrow(rows, cols), by_count=False)
+    first = frame.filter(_run_starts(pl.col("SUBJECT_ID"))).lazy()
     names = _name_parts(pl.col("PRI_NAME"))
     ssn = pl.col("PRI_SSN").str.replace_all(r"\D", "")
     cdl = pl.col("PRI_CDL").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "")
     gender = pl.col("GENDER").str.strip_chars().str.to_uppercase()
     out = first.select(
-        pl.format("doj:{}", "SUBJECT_ID").alias("person_id"),
+        pl.concat_str(pl.lit("doj:"), "SUBJECT_ID").alias("person_id"),
         pl.col("SUBJECT_ID").alias("source_person_key"),
         _cii(pl.col("CII_NUMBER")).alias("cii"),
         pl.when((ssn.str.len_chars() == 9) & (ssn != "000000000")).then(ssn).alias("ssn"),
