@@ -99,12 +99,12 @@ def validation_error(path: Path | str, exc: ValidationError) -> ConfigError:
     """Turn a pydantic ValidationError into one ConfigError listing every key and reason."""
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
+        key = ".".join(str(p) for p in err.get("loc", ()))
         msg = err.get("msg", "invalid")
         msg = msg.removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
             msg = "unknown key (misspelt, or not supported here)"
-        lines.append(f"key '{key}': {msg}")
+        lines.append(f"key '{key}': {msg}" if key else msg)
     return ConfigError(f"{path}: " + "; ".join(lines))
 
 

@@ -615,7 +615,10 @@ def _structure_fixed_width(path: Path, layout: Layout) -> _Structured:
     blank_lines = int(blank.sum())
     lines = lines.filter(~blank)
     specs = [s for s in layout.fields.values() if s.start is not None]
-    last_start = max((s.start for s in specs), default=1)
+    # Exports often trim trailing blanks, so a short line is fine as long as it reaches the case
+    # number and the name; a line longer than the record is shifted or joined.
+    anchors = [layout.fields[f] for f in ("case_number", "name", "last_name") if f in layout.fields]
+    last_start = max((s.start for s in anchors if s.start is not None), default=1)
     length = raw.str.len_chars()
     too_long = (length > layout.record_length) if layout.record_length is not None else pl.lit(False)
     maybe_binary = lossy or lossy_decode or _has_control_bytes(source)

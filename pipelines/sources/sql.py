@@ -13,13 +13,16 @@ Where the connection comes from (never from a config file, which names only vari
 The connection id wins when both are set and its variable exists. Query text may use bind
 parameters: ``:county`` (the county's DOJ spelling) and any from ``sql.parameters``; the query
 should end in ``ORDER BY`` so that rows, and so line numbers in the lineage, are deterministic.
-Rows are fetched in batches of ``sql.batch_size``. Error messages never show a password.
+Rows are fetched in batches of ``sql.batch_size``. Error messages never show a password. SQL
+comments (``--`` and ``/* */``) are removed before the query runs, so a ``:name`` in a comment
+is not taken for a parameter (do not put ``--`` inside string literals).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import polars as pl
@@ -121,7 +124,10 @@ def read_query(spec, *, county: str) -> tuple[pl.DataFrame, str]:
 
     label = f"sql:{spec.query}"
     url = resolve_url(spec)
-    query = text(spec.query_path.read_text(encoding="utf-8"))
+    # Comments go first: text() would take a ":name" inside a comment for a bind parameter.
+    sql = re.sub(r"/\*.*?\*/", " ", spec.query_path.read_text(encoding="utf-8"), flags=re.S)
+    sql = re.sub(r"--[^\n]*", "", sql)
+    query = text(sql)
     wanted = set(query.compile().params)
     params = {"county": county, **spec.parameters}
     missing = wanted - set(params)
