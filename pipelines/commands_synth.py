@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         refreshes: int = typer.Option(1, "--refreshes", min=1, help="Court extracts from successive refreshes, with overlapping date windows."),
         court_ratio: float = typer.Option(1.5, "--court-ratio", min=0.0, help="Court extract rows per DOJ row (court-only background people fill the rest)."),
         doj_files: int = typer.Option(1, "--doj-files", min=1, help="Split the DOJ file into this many files."),
+        doj_header: bool = typer.Option(True, "--doj-header/--no-doj-header", help="Write the optional RECORD_ID header row in each DOJ file."),
         statewide: bool = typer.Option(False, "--statewide", help="All 58 counties into OUT/<county>/, sized like California's population; --rows is the total."),
     ) -> None:
         """Generate a synthetic county: DOJ research file, court extract and ground truth.
@@ -54,7 +55,8 @@ def register(app: typer.Typer) -> None:
                 else:
                     results = [generate_county(
                         rows=rows, seed=seed, county=county, court_layout=court_layout, doj_miss_rate=doj_miss_rate,
-                        refreshes=refreshes, out=out, court_ratio=court_ratio, doj_files=doj_files, progress=report,
+                        refreshes=refreshes, out=out, court_ratio=court_ratio, doj_files=doj_files, doj_header=doj_header,
+                        progress=report,
                     )]
             except (AutoclearError, ValueError) as e:
                 console.print(f"[red]error:[/red] {e}")
