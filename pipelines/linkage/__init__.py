@@ -10,6 +10,9 @@ Public API (every function works on any frames in the canonical schemas of pipel
 - `review_queue(result)`, `write_review_queue(queue, dest)`, `read_review_decisions(path)`,
   `apply_review_decisions(matches, decisions)`
 - `save_model_artifacts(result, out_dir) -> {name: path}`
+- `link_sources(doj_persons, doj_counts, court_persons, court_counts, settings=None,
+  review_decisions=None) -> LinkageOutcome` (all of the above for one county) and
+  `review_queue_for(outcome)`
 - `LinkageSettings`, `LinkResult`, `MATCHES` (the matches schema)
 
 See docs/linkage.md for the method, the evidence columns and the choices made.
@@ -18,6 +21,7 @@ See docs/linkage.md for the method, the evidence columns and the choices made.
 from pipelines.linkage.artifacts import save_model_artifacts
 from pipelines.linkage.dedupe import dedupe_counts, dedupe_persons, merged_count_rows
 from pipelines.linkage.link import MATCHES, PASSES, LinkResult, find_duplicates, link_persons
+from pipelines.linkage.pipeline import LinkageOutcome, link_sources, review_queue_for
 from pipelines.linkage.review import (
     apply_review_decisions,
     read_review_decisions,
@@ -32,15 +36,18 @@ __all__ = [
     "PASSES",
     "UNIFIED_PERSONS",
     "LinkResult",
+    "LinkageOutcome",
     "LinkageSettings",
     "apply_review_decisions",
     "dedupe_counts",
     "dedupe_persons",
     "find_duplicates",
     "link_persons",
+    "link_sources",
     "merged_count_rows",
     "read_review_decisions",
     "review_queue",
+    "review_queue_for",
     "save_model_artifacts",
     "unify_persons",
     "write_review_queue",
