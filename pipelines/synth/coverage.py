@@ -83,9 +83,11 @@ def decide(
         + MISS_SKEW["1990s"] * ((year_day >= day(1990)) & (year_day < day(2000)))
     )
     u = rng.random(C)
-    if cannabis:
+    if cannabis and doj_miss_rate <= 0:
+        doj_missed = np.zeros(C, dtype=bool)
+    elif cannabis:
         b = _solve_intercept(x[county_case & has_cannabis], doj_miss_rate)
-        p_miss = 1 / (1 + np.exp(-(b + x)))
+        p_miss = 1 / (1 + np.exp(-np.clip(b + x, -500, 500)))
         doj_missed = county_case & (u < p_miss)
     else:
         doj_missed = county_case.copy()  # background people are not in the research file at all

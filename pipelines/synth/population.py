@@ -334,11 +334,8 @@ def simulate(
     # In a plea bargain the defendant pleads to one count; cannabis counts are the ones dropped
     # when there is anything else to plead to (San Diego: most "cannabis" cases were such).
     key = rng.random(K) + np.where(is_can, 1.0, 0.0)
-    order = np.lexsort((key, kc))
-    first_in_case = np.ones(K, dtype=bool)
-    first_in_case[1:] = kc[order][1:] != kc[order][:-1]
-    kept = np.zeros(K, dtype=bool)
-    kept[order[first_in_case]] = True
+    lowest = np.minimum.reduceat(key, first_count) if K else key  # counts are grouped by case
+    kept = key == lowest[kc]
     disposition[plea & kept] = CONVICTED
     plea_dismissal = plea & ~kept
     disposition[plea_dismissal] = DISMISSED
