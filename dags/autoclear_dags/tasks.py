@@ -106,6 +106,9 @@ def registered_stages() -> set[str]:
     public = getattr(flow, "registered_stages", None)
     if callable(public):
         return set(public())
+    # What flow.run_stage does before looking a stage up: importing the glue registers them all.
+    import pipelines.stages  # noqa: F401, PLC0415
+
     return set(getattr(flow, "_STAGE_IMPL", {}))
 
 
@@ -119,7 +122,7 @@ def build_spec(county: str, params: dict, run_date: date) -> Any:
     try:
         config = load_county(county)
     except AutoclearError as exc:
-        raise AirflowFailException(str(exc)) from exc
+        raise AirflowFailException(error_text(exc)) from None
     doj, court = resolve_inputs(config, params.get("doj"), params.get("court"),
                                 params.get("drop_selection") or "newest")
     compute_at = params.get("compute_at") or run_date.isoformat()
@@ -145,14 +148,21 @@ def plan(county: str, params: dict, run_date: date) -> str:
     try:
         run_dir = plan_run(spec)
     except AutoclearError as exc:
-        raise AirflowFailException(str(exc)) from exc
+        raise AirflowFailException(error_text(exc)) from None
     except FileNotFoundError as exc:
-        raise AirflowFailException(f"input file not found: {exc.filename}") from exc
+        raise AirflowFailException(f"input file not found: {exc.filename}") from None
     log.info("county %s: DOJ %s; court %s; compute-at %s; policy %s", county_label(county),
              [Path(p).name for p in spec.doj], [Path(p).name for p in spec.court], spec.compute_at,
              spec.policy or "(county's)")
     log.info("autoclear run folder: %s", run_dir)
     return str(run_dir)
+
+
+def error_text(exc: BaseException) -> str:
+    """An error's first line: AutoclearError messages name file, line and reason there; the lines after
+    it (failed expectations with example values) stay in the run folder, out of logs and summaries."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    return lines[0] + (" (details in the run folder: validation/, summary/)" if len(lines) > 1 else "")
 
 
 def headline(summary: dict) -> str:
@@ -173,7 +183,9 @@ def run_stage(name: str, run_dir: str) -> str:
     try:
         summary = flow.run_stage(name, run_dir)
     except AutoclearError as exc:
-        raise AirflowFailException(f"{name}: {exc}") from exc
+        # Not retried: the same data would fail the same way. `from None`: a chained traceback
+        # would repeat the full message, which may quote values from the data.
+        raise AirflowFailException(f"{name}: {error_text(exc)}") from None
     log.info("%s: %s", name, headline(summary))
     return run_dir
 
@@ -211,11 +223,11 @@ def refresh_county(county: str, params: dict, run_date: date, *, may_retry: bool
             record["stages"][stage_name] = headline(flow.run_stage(stage_name, run_dir))
         record.update(status="ok", failed_stage=None)
     except (AutoclearError, AirflowFailException) as exc:
-        record.update(failed_stage=stage_name, error=f"{type(exc).__name__}: {exc}")
+        record.update(failed_stage=stage_name, error=f"{type(exc).__name__}: {error_text(exc)}")
     except Exception as exc:
         if may_retry:
             raise
-        record.update(failed_stage=stage_name, error=f"{type(exc).__name__}: {exc}")
+        record.update(failed_stage=stage_name, error=f"{type(exc).__name__}: {error_text(exc)}")
     if record["error"]:
         log.error("county %s failed at %s: %s", record["county"], record["failed_stage"], record["error"])
     return record
