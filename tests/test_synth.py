@@ -193,6 +193,17 @@ def test_every_cannabis_count_is_classified_once(truth) -> None:
 def test_truth_ids_are_the_ids_the_readers_build(truth, doj_read) -> None:
     doj_ids = doj_counts(doj_read.rows)["count_id"]
     assert truth["counts"]["doj_count_id"].drop_nulls().is_in(doj_ids.implode()).all()
+    # The DOJ case number of a matched count is the court's, or the court's without its suffix.
+    counts = doj_counts(doj_read.rows).select("count_id", normalize_case_number(pl.col("case_number")).alias("case_number"))
+    matched = truth["counts"].filter(pl.col("classification") == "matched").join(
+        counts, left_on="doj_count_id", right_on="count_id").join(
+        truth["cases"].select("court_case_id", "true_case_number"), left_on=pl.col("court_count_id").str.replace(r":\d+$", ""),
+        right_on="court_case_id")
+    known = matched.filter(pl.col("case_number").is_not_null())
+    assert known.height > 0.9 * matched.height
+    same = (known["case_number"] == known["true_case_number_right"]) | (
+        known["case_number"] == known["true_case_number_right"].str.replace(r"(-\d\d|[AB])$", ""))
+    assert same.all()
     doj_person_ids = set(doj_persons(doj_read.rows)["person_id"])
     assert set(truth["persons"].filter(pl.col("source") == "doj")["person_id"]) == doj_person_ids
 

@@ -53,6 +53,7 @@ class DojNoise:
     blank_offense: float = 0.005  # OFFENSE_DESCR blank, the charge in COMMENT_TEXT
     comment_other_section: float = 0.005  # cannabis counts: COMMENT_TEXT names another cannabis section
     missing_ofn: float = 0.04  # per case: no court case number on the COURT ACTION rows
+    ofn_row_variant: float = 0.05  # per row: the court's own form of the number where DOJ's differs
     blank_conv_stat: float = 0.05  # felony convictions with CONV_STAT_DESCR blank (OFFENSE_TOC tells)
     wrong_conviction: float = 0.003  # dismissed counts DOJ records as "CONVICTED" (the court shows the dismissal)
 
@@ -69,6 +70,7 @@ class DojView:
     subjects: pl.DataFrame  # subject_id -> person uid
     subject_columns: pl.DataFrame  # per possible subject (2 per person): CII, name, DOB as DOJ has them
     person_columns: pl.DataFrame  # per person: gender, race, ids, physical description
+    blank_ofn: np.ndarray  # per cycle: DOJ wrote no case number on the case's COURT ACTION rows
 
     @property
     def height(self) -> int:
@@ -225,6 +227,7 @@ def build(
     unit = pop.sent_unit[safe_k, np.minimum(sent_part, 1)]
     cyc_county = np.where(cycle >= 0, pop.cyc_county[np.maximum(cycle, 0)], next(i for i, c in enumerate(all_counties) if c.name == county.name))
     ru = {k: rng.random(n) for k in ("form", "see", "blank", "other", "dd", "cs", "ofn", "arr", "wrong")}
+    case_blank = rng.random(len(pop.cyc_person)) < noise.missing_ofn
     wrong = (kind == COURT) & (disp == DISMISSED) & (ru["wrong"] < noise.wrong_conviction)
     disp = np.where(wrong, CONVICTED, disp)
     is_can = ct.is_cannabis[charge] & (count >= 0)
@@ -262,8 +265,14 @@ def build(
         "level": level, "disp": disp, "place": place, "length": length, "unit": unit, "sent_part": sent_part,
         "is_can": is_can,
         "STP_ORI_CNTY_NAME": county_names.gather(cyc_county), "STP_ORI_CNTY_CODE": county_codes.gather(cyc_county),
-        "case_ofn": cn.doj_form.gather(np.maximum(cycle, 0)),
-        "u_dd": ru["dd"], "u_cs": ru["cs"], "u_ofn": ru["ofn"], "u_arr": ru["arr"],
+        # The case number(s) on the COURT ACTION rows: DOJ's form of it, now and then the court's own
+        # form on one row of the case (the rows of a case then name it two ways), blank for some cases.
+        "case_ofn": pl.select(
+            pl.when(pl.lit(pl.Series(case_blank[np.maximum(cycle, 0)]))).then(None)
+            .when(pl.lit(pl.Series(ru["ofn"] < noise.ofn_row_variant))).then(pl.lit(cn.case_number.gather(np.maximum(cycle, 0))))
+            .otherwise(pl.lit(cn.doj_form.gather(np.maximum(cycle, 0))))
+        ).to_series(),
+        "u_dd": ru["dd"], "u_cs": ru["cs"], "u_arr": ru["arr"],
     })
     df = df.with_columns(subject_key=subject_key, SUBJECT_ID=subject_cols["SUBJECT_ID"].gather(subject_key),
                          dob_day=pl.Series(pop.dob[person]))
@@ -297,7 +306,7 @@ def build(
     booking = ((pl.col("cycle").abs() + 1) * 2_654_435_761 + pl.col("person") * 40_503) % 900_000_000 + 100_000_000
     ofn = (
         pl.when(pl.col("kind") == ARREST).then(booking.cast(pl.String))
-        .when(court & (pl.col("u_ofn") >= noise.missing_ofn)).then(pl.col("case_ofn"))
+        .when(court).then(pl.col("case_ofn"))
     )
     date = pl.col("event").cast(pl.Date).dt.strftime("%Y%m%d")
     ori = (
@@ -352,4 +361,4 @@ def build(
     looked_up = set(subject_cols.columns) | set(person_cols.columns)
     needed = sorted(set().union(*(e.meta.root_names() for e in columns)) - looked_up | {"subject_key", "person"})
     return DojView(frame=df.select(needed), columns=columns, counts=counts, subjects=subjects,
-                   subject_columns=subject_cols, person_columns=person_cols)
+                   subject_columns=subject_cols, person_columns=person_cols, blank_ofn=case_blank)

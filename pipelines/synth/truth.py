@@ -56,7 +56,7 @@ variant of the name and sometimes a DOB one day off) and two court person keys.
 | in_doj | the DOJ file has the court step of this case |
 | doj_missed | a county case whose court step never reached DOJ |
 | doj_case_id | `doj:<SUBJECT_ID>:<CCCSSS>` where in_doj |
-| doj_ofn | the case number as DOJ wrote it in OFN (another surface form at times; blank at times) |
+| doj_ofn | the case number as DOJ writes it in OFN (another surface form at times; a row of such a case may use the court's form); null when DOJ left it blank |
 | court_person_key | the court's person key on this case (null when not in the extract) |
 | name_nickname, name_typo, name_swapped, name_accented | how the court keyed the defendant's name on this case |
 | surname_form | compound surnames: `full` (GARCIA LOPEZ), `hyphenated`, `first part`, `second part`; null for simple surnames |
@@ -166,7 +166,7 @@ def build(
     cases = cases.with_columns(normalized=_normalized(cases["true_case_number"])).with_columns(
         court_case_id=pl.concat_str(pl.lit("court:"), "county", pl.lit(":"), "normalized"),
         true_person_id=_true_person_id(county, pl.col("uid")),
-        doj_ofn=pl.when(pl.col("in_doj")).then(pl.col("doj_ofn")),
+        doj_ofn=pl.when(pl.col("in_doj") & ~pl.Series(doj.blank_ofn[interesting])).then(pl.col("doj_ofn")),
     )
 
     # ---- counts ------------------------------------------------------------------------------
