@@ -97,9 +97,7 @@ def run_doj(
     step("rules")
     decided = engine.apply_policy(facts, policy, compute_at=compute_at).collect()
     step("write")
-    annotated = gogen.annotate_rows(rows, decided, compute_at)
-    files = gogen.write_results(annotated, out_dir, suffix=suffix)
-    del annotated
+    files = gogen.write_results(rows, decided, compute_at, out_dir, suffix=suffix)
 
     files["determinations"] = out_dir / EXTRA_FILES["determinations"].format(s=s)
     _csv_ready(decided.select(*model.DETERMINATION, *DETERMINATION_FACTS)).write_csv(files["determinations"])

@@ -136,16 +136,6 @@ def eligibility_columns(determinations: pl.DataFrame, compute_at: date) -> pl.Da
     )
 
 
-def annotate_rows(rows: pl.DataFrame, determinations: pl.DataFrame, compute_at: date) -> pl.DataFrame:
-    """Every input row (row_index order) with the 18 eligibility columns appended ("" when none)."""
-    cols = eligibility_columns(determinations, compute_at)
-    other = possible_other_p64_charges(pl.col("OFFENSE_DESCR"), pl.col("COMMENT_TEXT"))
-    out = rows.join(cols, on="row_index", how="left", maintain_order="left").with_columns(
-        other.alias("Possible Other P64 Charges"),
-    )
-    return out.with_columns([pl.col(c).fill_null("") for c in ELIGIBILITY_COLUMNS])
-
-
 RAW_LINE = "raw_line"  # the input line exactly as written, when the reader kept it
 
 
@@ -156,30 +146,56 @@ def _csv_field(col: str) -> pl.Expr:
     return pl.when(value.str.contains(r'[",\r\n]')).then(quoted).otherwise(value).alias(col)
 
 
-def write_results(annotated: pl.DataFrame, outputs: Path, *, suffix: str = "") -> dict[str, Path]:
+def _row_columns(rows: pl.DataFrame, determinations: pl.DataFrame, compute_at: date) -> pl.LazyFrame:
+    """row_index + the 18 columns, only for rows that have any (decided, or flagged comment).
+
+    "Possible Other P64 Charges" is computed only on rows whose comment names a cannabis section
+    at all, a small share of a file: regular expressions over millions of rows are the cost here.
+    """
+    decided = eligibility_columns(determinations, compute_at).lazy()
+    flagged = (
+        rows.lazy()
+        .select("row_index", "OFFENSE_DESCR", "COMMENT_TEXT")
+        .filter(pl.col("COMMENT_TEXT").str.contains(_CANNABIS_RE))
+        .select("row_index", possible_other_p64_charges(pl.col("OFFENSE_DESCR"), pl.col("COMMENT_TEXT"))
+                .alias("Possible Other P64 Charges"))
+        .filter(pl.col("Possible Other P64 Charges") != "")
+    )
+    both = decided.join(flagged, on="row_index", how="full", coalesce=True)
+    return both.select("row_index", *ELIGIBILITY_COLUMNS)
+
+
+def write_results(rows: pl.DataFrame, determinations: pl.DataFrame, compute_at: date, outputs: Path, *,
+                  suffix: str = "") -> dict[str, Path]:
     """Write All_Results, All_Results_Condensed and Prop64_Results; returns their paths.
 
-    When `annotated` has the raw input line (column ``raw_line``), All_Results and Prop64_Results
-    echo it and append the eligibility columns: the 95 DOJ fields go out exactly as they came in,
-    without holding 95 parsed columns in memory. Otherwise the 95 parsed columns are written.
+    `rows` are the DOJ rows as read (row_index order); `determinations` come from `determine`.
+    Each file is streamed: the 113-column table is never held in memory at once. When `rows` has
+    the raw input line (column ``raw_line``), All_Results and Prop64_Results echo it and append the
+    eligibility columns, so the 95 DOJ fields go out exactly as they came in and need not be
+    parsed; otherwise the 95 parsed columns are written. Empty eligibility cells are written "".
     """
     names = output_names(suffix)
     paths = {k: outputs / names[k] for k in ("all_results", "condensed", "prop64")}
-    decided = pl.col("Eligibility Determination") != ""
-    if RAW_LINE in annotated.columns:
-        # The header is the first column's name: quote_style="never" writes names and lines as they are.
-        full = annotated.select(
-            pl.col(RAW_LINE).str.strip_suffix("\r").alias(",".join(model.DOJ_COLUMNS)),
-            *[_csv_field(c) for c in ELIGIBILITY_COLUMNS],
-        )
-        full.write_csv(paths["all_results"], quote_style="never")
-        full.filter(decided).write_csv(paths["prop64"], quote_style="never")
-        del full
+    columns = _row_columns(rows, determinations, compute_at).collect()
+    decided = columns.filter(pl.col("Eligibility Determination").is_not_null()).lazy()
+    every_row = rows.lazy().join(columns.lazy(), on="row_index", how="left", maintain_order="left")
+    decided_rows = rows.lazy().join(decided, on="row_index", how="inner", maintain_order="left")
+    if RAW_LINE in rows.columns:
+        def full(frame: pl.LazyFrame) -> pl.LazyFrame:
+            # The header is the first column's name; quote_style="never" writes names and lines as they are.
+            return frame.select(
+                pl.col(RAW_LINE).str.strip_suffix("\r").alias(",".join(model.DOJ_COLUMNS)),
+                *[_csv_field(c) for c in ELIGIBILITY_COLUMNS],
+            )
+        style = "never"
     else:
-        columns = [*model.DOJ_COLUMNS, *ELIGIBILITY_COLUMNS]
-        annotated.select(columns).write_csv(paths["all_results"])
-        annotated.filter(decided).select(columns).write_csv(paths["prop64"])
-    annotated.select([*CONDENSED_COLUMNS, *ELIGIBILITY_COLUMNS]).write_csv(paths["condensed"])
+        def full(frame: pl.LazyFrame) -> pl.LazyFrame:
+            return frame.select(*model.DOJ_COLUMNS, *ELIGIBILITY_COLUMNS)
+        style = "necessary"
+    full(every_row).sink_csv(paths["all_results"], quote_style=style)
+    full(decided_rows).sink_csv(paths["prop64"], quote_style=style)
+    every_row.select(*CONDENSED_COLUMNS, *ELIGIBILITY_COLUMNS).sink_csv(paths["condensed"])
     return paths
 
 
