@@ -196,6 +196,8 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
     for rule in EM_BLOCKS:
         trainer = _em_session(trainer, inputs, rule, s, stats)
     model = remove_matches_from_u(trainer.misc.save_model_to_json(), s.u_max_pairs)
+    # Splink names each linker's cached tables by a random id; it is not part of the model.
+    model.pop("linker_uid", None)
     # The prior needs no rescaling: sampling records independently on each side keeps the share
     # of linked pairs among all pairs.
     stats["training_records"] = lt.height + (0 if dedupe else rt.height)
