@@ -40,6 +40,7 @@ from pipelines.errors import ConservationError, InputError
 from pipelines.normalize.sections import find_statutes, parse_statute
 
 SOURCE = "doj"
+RAW_LINE = "raw_line"  # read_doj(raw_lines=True): the accepted line exactly as written
 UTF8 = "utf-8"
 LATIN1_LOSSY = "latin-1 (lossy)"
 
@@ -103,6 +104,7 @@ def read_doj(
     *,
     mode: Literal["quarantine", "strict"] = "quarantine",
     columns: Sequence[str] | None = None,
+    raw_lines: bool = False,
 ) -> DojRead:
     """Read DOJ research files.
 
@@ -111,6 +113,8 @@ def read_doj(
     InputError naming file, line and field count (``kind="PARSING"``). A missing or unreadable
     file raises InputError (``kind="OTHER"``); a header that does not name the DOJ columns raises
     InputError in both modes. ``columns`` restricts ``rows`` to those DOJ columns (default: all).
+    ``raw_lines=True`` adds column ``raw_line``: each accepted row's line exactly as written
+    (without the line end), for writers that echo the input (the incumbent-compatible outputs).
     Per file, rows read = rows accepted + rows quarantined (ConservationError otherwise).
     """
     if mode not in ("quarantine", "strict"):
@@ -123,12 +127,12 @@ def read_doj(
 
     frames, quarantines, stats = [], [], []
     for path in paths:
-        rows, quarantine, stat = _read_file(Path(path), mode, keep)
+        rows, quarantine, stat = _read_file(Path(path), mode, keep, raw_lines)
         frames.append(rows)
         quarantines.append(quarantine)
         stats.append(stat)
 
-    rows = pl.concat(frames, how="vertical", rechunk=False) if frames else _empty_rows(keep)
+    rows = pl.concat(frames, how="vertical", rechunk=False) if frames else _empty_rows(keep, raw_lines)
     rows = rows.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_index"))
     quarantine = pl.concat(quarantines, how="vertical") if quarantines else model.empty(model.QUARANTINE)
     stats_frame = pl.DataFrame(stats, schema=STATS)
@@ -144,8 +148,9 @@ _BLOCK_BYTES = 64 << 20
 _BOM = b"\xef\xbb\xbf"
 
 
-def _empty_rows(keep: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(schema={**{c: pl.String for c in keep}, **model.LINEAGE})
+def _empty_rows(keep: list[str], raw_lines: bool = False) -> pl.DataFrame:
+    raw = {RAW_LINE: pl.String} if raw_lines else {}
+    return pl.DataFrame(schema={**{c: pl.String for c in keep}, **model.LINEAGE, **raw})
 
 
 def _blocks(path: Path) -> Iterator[bytes]:
@@ -256,7 +261,8 @@ class _Block:
     lossy: bool
 
 
-def _read_block(data: bytes, first_line: int, *, name: str, mode: str, keep: list[str]) -> _Block:
+def _read_block(data: bytes, first_line: int, *, name: str, mode: str, keep: list[str],
+                raw_lines: bool = False) -> _Block:
     """Check and parse one block of whole lines; its first line is line `first_line` of the file."""
     if first_line == 1 and data.startswith(_BOM):
         data = data[len(_BOM):]
@@ -292,13 +298,13 @@ def _read_block(data: bytes, first_line: int, *, name: str, mode: str, keep: lis
         rows = _empty_rows(keep)
     else:
         if n_good == lines.height:  # every line good: parse the block itself
-            source_line = lines["source_line"]
+            source_line, raw = lines["source_line"], lines["line"]
             del lines, flags
             rows = _parse(data, skip_lines=int(has_header), keep=keep)
         else:
             good = lines.filter(flags["good"])
             del lines, flags
-            source_line = good["source_line"]
+            source_line, raw = good["source_line"], good["line"]
             buffer = io.BytesIO()
             good.select("line").write_csv(buffer, include_header=False, quote_style="never", separator="\x1f")
             del good
@@ -306,10 +312,14 @@ def _read_block(data: bytes, first_line: int, *, name: str, mode: str, keep: lis
         if rows.height != n_good:
             raise ConservationError(f"{name}: {n_good} good lines from line {first_line} but {rows.height} rows parsed")
         rows = rows.with_columns(source_line.alias("source_line"))
+        if raw_lines:
+            rows = rows.with_columns(raw.alias(RAW_LINE))
+        del raw
     return _Block(rows=rows, quarantine=quarantine, lines=n_lines, blank=n_blank, has_header=has_header, lossy=lossy)
 
 
-def _read_file(path: Path, mode: str, keep: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+def _read_file(path: Path, mode: str, keep: list[str], raw_lines: bool = False
+               ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     name = path.name
     if not path.is_file():
         raise InputError("no such file", file=name, kind="OTHER")
@@ -319,7 +329,8 @@ def _read_file(path: Path, mode: str, keep: list[str]) -> tuple[pl.DataFrame, pl
             pending: deque = deque()
             next_line = 1
             for data in _blocks(path):
-                pending.append(pool.submit(_read_block, data, next_line, name=name, mode=mode, keep=keep))
+                pending.append(pool.submit(_read_block, data, next_line, name=name, mode=mode, keep=keep,
+                                           raw_lines=raw_lines))
                 next_line += data.count(b"\n") + (not data.endswith(b"\n"))
                 del data
                 if len(pending) >= 2:
@@ -340,10 +351,10 @@ def _read_file(path: Path, mode: str, keep: list[str]) -> tuple[pl.DataFrame, pl
     if rows_read != accepted + quarantine.height:
         raise ConservationError(f"{name}: {rows_read} rows read != {accepted} accepted + {quarantine.height} quarantined")
     frames = [b.rows for b in blocks if b.rows.height]
-    rows = pl.concat(frames, rechunk=False) if frames else _empty_rows(keep)
+    rows = pl.concat(frames, rechunk=False) if frames else _empty_rows(keep, raw_lines)
     rows = rows.select(
         *keep, pl.lit(SOURCE).alias("source"), pl.lit(name).alias("source_file"),
-        pl.col("source_line").cast(pl.Int64),
+        pl.col("source_line").cast(pl.Int64), *([RAW_LINE] if raw_lines else []),
     )
     return rows, quarantine, stat
 
