@@ -193,6 +193,12 @@ def test_acknowledgement_round_trip(ledger, tmp_path):
     accepted = ledger.accepted_rows(COUNTY)
     assert accepted.height == len(ids) - rejected
     assert set(accepted.get_column("order_date").cast(pl.String)) == {"2023-03-01"}
+    # a later response accepting the rejected counts: the latest answer counts
+    later = tmp_path / "court_response_2.csv"
+    pl.DataFrame({"delivery_id": [i for n, i in enumerate(ids) if n % 4 == 0], "status": "accepted"}).write_csv(later)
+    assert ledger.record_ack(COUNTY, later).accepted == rejected
+    assert ledger.history(COUNTY)[0]["court"] == {"accepted": len(ids), "rejected": 0, "awaiting": 0}
+    assert ledger.accepted_rows(COUNTY).height == len(ids)
 
 
 def test_acknowledgement_with_unknown_ids_records_nothing(ledger, tmp_path):

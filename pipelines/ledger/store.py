@@ -672,16 +672,22 @@ class Ledger:
         """Every delivery to the county's court, oldest first, with what the court did with it."""
         with self._session() as s:
             deliveries = list(s.scalars(select(Delivery).where(Delivery.county == county).order_by(Delivery.sequence)))
-            ack_counts = dict(
-                ((pk, status), n)
+            # The court's latest answer per delivered row (a rejected row can be accepted later).
+            latest_ack = (
+                select(func.max(Acknowledgement.id).label("ack_id"))
+                .where(Acknowledgement.county == county)
+                .group_by(Acknowledgement.delivery_row_pk)
+                .subquery()
+            )
+            ack_counts = {
+                (pk, status): n
                 for pk, status, n in s.execute(
-                    select(DeliveryRowRecord.delivery_pk, Acknowledgement.status, func.count(func.distinct(
-                        Acknowledgement.delivery_row_pk)))
+                    select(DeliveryRowRecord.delivery_pk, Acknowledgement.status, func.count())
                     .join(DeliveryRowRecord, DeliveryRowRecord.id == Acknowledgement.delivery_row_pk)
-                    .where(Acknowledgement.county == county)
+                    .where(Acknowledgement.id.in_(select(latest_ack.c.ack_id)))
                     .group_by(DeliveryRowRecord.delivery_pk, Acknowledgement.status)
                 ).all()
-            )
+            }
         out = []
         for d in deliveries:
             total = d.rows_new + d.rows_correction + d.rows_withdrawal
