@@ -79,7 +79,7 @@ def run_doj(
     `step(name)` is called as each stage starts (for progress display). Raises AutoclearError
     (InputError, ConfigError, ...) on failure; the caller writes the error file.
     """
-    from pipelines.sources.doj import doj_counts, doj_persons, read_doj  # noqa: PLC0415
+    from pipelines.sources.doj import CANONICAL_INPUT_COLUMNS, RAW_LINE, doj_counts, doj_persons, read_doj  # noqa: PLC0415
 
     started = time.perf_counter()
     out_dir = Path(outputs)
@@ -88,16 +88,24 @@ def run_doj(
     s = f"_{suffix}" if suffix else ""
 
     step("read")
-    read = read_doj([str(p) for p in inputs], mode="strict" if strict else "quarantine")
+    # Only the columns the canonical records and the condensed file need, plus each raw line for
+    # All_Results (echoed as read): 2M rows of 95 parsed columns would not fit the memory budget.
+    wanted = {*CANONICAL_INPUT_COLUMNS, *gogen.CONDENSED_COLUMNS}
+    read = read_doj([str(p) for p in inputs], mode="strict" if strict else "quarantine",
+                    columns=[c for c in model.DOJ_COLUMNS if c in wanted], raw_lines=True)
     rows = read.rows
     step("facts")
     counts = doj_counts(rows)
     persons = doj_persons(rows)
     facts = conviction_facts_lazy(counts, persons, county=county, compute_at=compute_at).collect()
+    del counts, persons
+    rows = rows.select(*gogen.CONDENSED_COLUMNS, RAW_LINE, "row_index")
     step("rules")
     decided = engine.apply_policy(facts, policy, compute_at=compute_at).collect()
     step("write")
     files = gogen.write_results(rows, decided, compute_at, out_dir, suffix=suffix)
+    line_count = rows.height
+    del rows
 
     files["determinations"] = out_dir / EXTRA_FILES["determinations"].format(s=s)
     _csv_ready(decided.select(*model.DETERMINATION, *DETERMINATION_FACTS)).write_csv(files["determinations"])
@@ -111,7 +119,7 @@ def run_doj(
     seconds = time.perf_counter() - started
     data = gogen.summary(
         county=county, facts=facts, determinations=decided, policy=policy, compute_at=compute_at,
-        line_count=rows.height,
+        line_count=line_count,
     )
     files["summary"] = out_dir / names["summary"]
     files["summary"].write_text(gogen.summary_json(data), encoding="utf-8")
