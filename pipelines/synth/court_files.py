@@ -21,6 +21,7 @@ import polars as pl
 from pipelines.errors import ConfigError
 from pipelines.sources.court import Layout, load_layout
 from pipelines.synth.court_view import ExtractRows
+from pipelines.synth.tables import date_text
 
 WRITE_CHUNK = 250_000  # rows formatted and written at a time
 EXCEL_MAX_ROWS = 1_000_000  # one sheet holds 1,048,576 rows, and the reader reads the first sheet
@@ -42,7 +43,7 @@ def _norm(name: str) -> str:
 
 
 def _date(col: str, fmt: str | None) -> pl.Expr:
-    return pl.col(col).dt.strftime(DATE_FORMATS.get(fmt or "YYYY-MM-DD", "%Y-%m-%d"))
+    return date_text(pl.col(col), DATE_FORMATS.get(fmt or "YYYY-MM-DD", "%Y-%m-%d"))
 
 
 def _full_name(fmt: str | None) -> pl.Expr:
@@ -88,7 +89,7 @@ def _sf_unmapped() -> dict[str, pl.Expr]:
         "ind": pl.lit(None, pl.String),
         "incident number": pl.concat_str(pl.lit("A"), digits.str.slice(0, 7).str.zfill(7)),
         "action number": pl.concat_str(pl.lit("M"), digits.str.slice(-5).str.zfill(5)),
-        "1st filed": pl.col("filed_date").dt.strftime("%m%d%y"),
+        "1st filed": date_text(pl.col("filed_date"), "%m%d%y"),
     }
 
 

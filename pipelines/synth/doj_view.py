@@ -34,7 +34,7 @@ from pipelines.synth.population import (
     YEARS,
     Population,
 )
-from pipelines.synth.tables import County, charge_table, counties, labels, name_tables
+from pipelines.synth.tables import County, charge_table, counties, date_text, labels, name_tables
 
 ARREST, COURT, REGISTRATION, DEATH = 0, 1, 2, 3
 STEP_DESCR = ("ARREST/DETAINED/CITED", "COURT ACTION", "REGISTRATION", "DECEASED")
@@ -308,7 +308,7 @@ def build(
         pl.when(pl.col("kind") == ARREST).then(booking.cast(pl.String))
         .when(court).then(pl.col("case_ofn"))
     )
-    date = pl.col("event").cast(pl.Date).dt.strftime("%Y%m%d")
+    date = date_text(pl.col("event"), "%Y%m%d")
     ori = (
         pl.when(court).then(pl.lit("CASC ") + pl.col("STP_ORI_CNTY_NAME"))
         .when(pl.col("kind") == DEATH).then(pl.lit("CACORONER ") + pl.col("STP_ORI_CNTY_NAME"))
@@ -324,7 +324,7 @@ def build(
         "EYE_COLOR_CODE": pl.col("EYE_COLOR_CODE"), "HAIR_COLOR_CODE": pl.col("HAIR_COLOR_CODE"),
         "HEIGHT": pl.col("HEIGHT"), "WEIGHT": pl.col("WEIGHT"), "POB_NAME": pl.col("POB_NAME"),
         "CYC_ORDER": pl.col("CYC_ORDER").cast(pl.String),
-        "CYC_DATE": pl.col("cycle_date").cast(pl.Date).dt.strftime("%Y%m%d"),
+        "CYC_DATE": date_text(pl.col("cycle_date"), "%Y%m%d"),
         "STP_ORDER": pl.col("STP_ORDER").cast(pl.String),
         "STP_EVENT_DATE": date,
         "STP_TYPE_DESCR": pl.col("kind").replace_strict(dict(enumerate(STEP_DESCR)), return_dtype=pl.String),
