@@ -1,6 +1,7 @@
 """Benchmark: read a DOJ research file and parse it into the canonical frames.
 
-run = read_doj (the columns the canonical frames need) + doj_persons + doj_counts. The data is a
+run = load_doj: read_doj (the columns the canonical frames need) + doj_persons + doj_counts,
+giving the raw rows back as soon as each step is done with them. The data is a
 synthetic county from `autoclear generate` (cached under bench/out/data/doj_<scale>/); where the
 generator is not available, template rows are repeated with distinct SUBJECT_IDs instead.
 """
@@ -91,14 +92,13 @@ def prepare(scale: str, datadir: Path) -> dict:
 
 
 def run(paths: list[str]) -> dict:
-    from pipelines.sources.doj import CANONICAL_INPUT_COLUMNS, doj_counts, doj_persons, read_doj
+    from pipelines.sources.doj import load_doj
 
-    read = read_doj(paths, columns=CANONICAL_INPUT_COLUMNS)
-    persons = doj_persons(read.rows)
-    counts = doj_counts(read.rows)
+    loaded = load_doj(paths)
     return {
-        "rows": read.rows.height,
-        "notes": f"{persons.height:,} persons, {counts.height:,} counts, {read.quarantine.height} quarantined",
+        "rows": int(loaded.stats["rows_accepted"].sum()),
+        "notes": f"{loaded.persons.height:,} persons, {loaded.counts.height:,} counts, "
+                 f"{loaded.quarantine.height} quarantined",
     }
 
 

@@ -21,6 +21,7 @@ from pipelines.sources.doj import (
     STATS,
     doj_counts,
     doj_persons,
+    load_doj,
     read_doj,
 )
 
@@ -462,3 +463,12 @@ def test_row_order_does_not_change_counts_or_persons(gogen_fixtures: Path) -> No
     assert doj_persons(shuffled).equals(doj_persons(rows))
     interleaved = pl.concat([rows.filter(pl.col("row_index") % 2 == 0), rows.filter(pl.col("row_index") % 2 == 1)])
     assert doj_counts(interleaved).equals(doj_counts(rows))
+
+
+def test_load_doj_is_read_persons_counts(gogen_fixtures: Path) -> None:
+    path = gogen_fixtures / "configurable" / "input.csv"
+    read = read_doj([path])
+    loaded = load_doj([path])
+    assert loaded.persons.equals(doj_persons(read.rows))
+    assert loaded.counts.equals(doj_counts(read.rows))
+    assert loaded.stats.equals(read.stats) and loaded.quarantine.equals(read.quarantine)

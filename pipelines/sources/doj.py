@@ -141,6 +141,31 @@ def read_doj(
     return DojRead(rows=rows, quarantine=quarantine, stats=stats_frame)
 
 
+@dataclass
+class DojCanonical:
+    """What load_doj returns: the canonical frames, the quarantine and the per-file stats."""
+
+    persons: pl.DataFrame
+    counts: pl.DataFrame
+    quarantine: pl.DataFrame
+    stats: pl.DataFrame
+
+
+def load_doj(paths: Sequence[str | Path], *, mode: Literal["quarantine", "strict"] = "quarantine") -> DojCanonical:
+    """read_doj + doj_persons + doj_counts for callers that need only the canonical frames.
+
+    The raw rows are given back as soon as each step is done with them, so the peak memory is
+    about that of the rows or of the counts, not of both.
+    """
+    read = read_doj(paths, mode=mode, columns=CANONICAL_INPUT_COLUMNS)
+    quarantine, stats, holder = read.quarantine, read.stats, [read.rows]
+    del read
+    persons = doj_persons(holder[0])
+    holder[0] = holder[0].select(*_COUNT_COLUMNS, *model.LINEAGE, "row_index")  # person columns go
+    counts = _counts(holder)
+    return DojCanonical(persons=persons, counts=counts, quarantine=quarantine, stats=stats)
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading one file, in blocks of whole lines (bounded memory; two blocks are worked at once)
 
@@ -477,7 +502,13 @@ def doj_counts(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     numbers are the OFN values of the COURT ACTION rows of the case (SUBJECT_ID + first 6 digits
     of CNT_ORDER), over all rows, in order of first appearance. In row_index order.
     """
-    frame, reordered = _record_order(_narrow(rows, _COUNT_COLUMNS), by_count=True)
+    return _counts([rows])
+
+
+def _counts(holder: list[pl.DataFrame | pl.LazyFrame]) -> pl.DataFrame:
+    """doj_counts on the frame in `holder`, which it takes out: when nothing else refers to the
+    rows, their memory is given back as soon as the counts no longer need it."""
+    frame, reordered = _record_order(_narrow(holder.pop(), _COUNT_COLUMNS), by_count=True)
 
     # Counts and cases are runs of rows (see _record_order); mark them once.
     subject, cnt_order = pl.col("SUBJECT_ID"), pl.col("CNT_ORDER")
@@ -525,6 +556,7 @@ def doj_counts(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     del frame
     counts = counts.with_columns(
         _offense_text().alias("offense_text"),
+        _date(pl.col("STP_EVENT_DATE")).alias("_event_date"),
         *[pl.lit(series).gather(pl.col("_case")).alias(name) for name, series in by_case.items()],
     )
 
@@ -562,7 +594,7 @@ def doj_counts(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     at = at.scatter(comment_sections["_at"], pl.int_range(comment_sections.height, dtype=pl.UInt32, eager=True))
     sections = comment_sections["comment_sections"].gather(at.head(counts.height))
 
-    event_date = _date(pl.col("STP_EVENT_DATE"))
+    event_date = pl.col("_event_date")
     disp = pl.col("DISP_DESCR")
     conv_stat = pl.col("CONV_STAT_DESCR")
     is_felony = (conv_stat == "FELONY") | ((conv_stat == "") & (pl.col("OFFENSE_TOC") == "F"))
@@ -623,35 +655,45 @@ def doj_counts(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
 _SUFFIXES = ("JR", "SR", "II", "III", "IV")
 
 
-def _name_parts(raw: pl.Expr) -> dict[str, pl.Expr]:
-    """PRI_NAME "LAST,FIRST MIDDLE" -> upper-case parts with accents removed."""
-    clean = (
-        raw.str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_uppercase()
-        .str.replace_all(r"\s+", " ").str.strip_chars()
+def _with_name_parts(frame: pl.LazyFrame, raw: str) -> pl.LazyFrame:
+    """Add last_name, first_name, middle_name, name_suffix from a "LAST,FIRST MIDDLE" column:
+    upper case, accents removed. In stages, so no step is computed twice."""
+    sfx = rf"({'|'.join(_SUFFIXES)})\.?$"
+    halves = pl.col("_clean").str.split_exact(",", 1)
+    return (
+        frame.with_columns(
+            pl.col(raw).str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_uppercase()
+            .str.replace_all(r"\s\s+", " ").alias("_clean")
+        )
+        .with_columns(
+            halves.struct.field("field_0").str.strip_chars().alias("_last"),
+            halves.struct.field("field_1").str.strip_chars().fill_null("").alias("_given"),
+        )
+        .with_columns(
+            pl.col("_last").str.extract(rf"\s{sfx}", 1).alias("_last_suffix"),
+            pl.col("_given").str.extract(rf"(?:^|\s){sfx}", 1).alias("_given_suffix"),
+        )
+        .with_columns(
+            pl.when(pl.col("_last_suffix").is_not_null())
+            .then(pl.col("_last").str.replace(rf"\s{sfx}", "").str.strip_chars())
+            .otherwise(pl.col("_last")).alias("_last"),
+            pl.when(pl.col("_given_suffix").is_not_null())
+            .then(pl.col("_given").str.replace(rf"(?:^|\s){sfx}", "").str.strip_chars())
+            .otherwise(pl.col("_given")).alias("_given"),
+        )
+        .with_columns(
+            _blank_to_null(pl.col("_last")).alias("last_name"),
+            pl.col("_given").str.extract(r"^(\S+)", 1).alias("first_name"),
+            pl.col("_given").str.extract(r"^\S+\s+(.+)$", 1).alias("middle_name"),
+            pl.coalesce("_given_suffix", "_last_suffix").alias("name_suffix"),
+        )
+        .drop("_clean", "_last", "_given", "_last_suffix", "_given_suffix")
     )
-    sfx = "|".join(_SUFFIXES)
-    last_part = clean.str.extract(r"^([^,]*)", 1).str.strip_chars()
-    given = clean.str.extract(r",(.*)$", 1).str.strip_chars().fill_null("")
-    last_suffix = last_part.str.extract(rf"\s({sfx})\.?$", 1)
-    given_suffix = given.str.extract(rf"(?:^|\s)({sfx})\.?$", 1)
-    last = last_part.str.replace(rf"\s({sfx})\.?$", "").str.strip_chars()
-    given = given.str.replace(rf"(?:^|\s)({sfx})\.?$", "").str.strip_chars()
-    first = given.str.extract(r"^(\S+)", 1)
-    middle = given.str.extract(r"^\S+\s+(.+)$", 1)
-    return {
-        "last_name": _blank_to_null(last),
-        "first_name": first,
-        "middle_name": middle,
-        "name_suffix": pl.coalesce(given_suffix, last_suffix),
-    }
 
 
-def _cii(expr: pl.Expr) -> pl.Expr:
-    """CII: its digits (a leading letter such as "A" dropped), left-padded with zeros to 9 digits.
-
-    Longer numbers keep all their digits; no digits -> null.
-    """
-    digits = expr.str.replace_all(r"\D", "")
+def _cii(digits: pl.Expr) -> pl.Expr:
+    """CII from the digits of CII_NUMBER (a leading letter such as "A" is dropped), left-padded
+    with zeros to 9 digits; longer numbers keep all their digits; no digits -> null."""
     return pl.when(digits != "").then(digits.str.zfill(9))
 
 
@@ -667,20 +709,24 @@ def doj_persons(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     cols = ["SUBJECT_ID", "CII_NUMBER", "PRI_NAME", "GENDER", "PRI_DOB", "PRI_SSN", "PRI_CDL",
             "FBI_NUMBER", "RACE_DESCR", "STP_ORI_CNTY_NAME"]
     frame, _ = _record_order(_narrow(rows, cols), by_count=False)
-    first = frame.filter(_run_starts(pl.col("SUBJECT_ID"))).lazy()
-    names = _name_parts(pl.col("PRI_NAME"))
-    ssn = pl.col("PRI_SSN").str.replace_all(r"\D", "")
-    cdl = pl.col("PRI_CDL").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "")
-    gender = pl.col("GENDER").str.strip_chars().str.to_uppercase()
+    first = _with_name_parts(frame.filter(_run_starts(pl.col("SUBJECT_ID"))).lazy(), "PRI_NAME")
+    first = first.with_columns(  # each computed once, used twice below
+        pl.col("PRI_SSN").str.replace_all(r"\D", "").alias("_ssn"),
+        pl.col("PRI_CDL").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "").alias("_cdl"),
+        pl.col("GENDER").str.strip_chars().str.to_uppercase().alias("_gender"),
+        pl.col("CII_NUMBER").str.replace_all(r"\D", "").alias("_cii"),
+        pl.col("FBI_NUMBER").str.strip_chars().str.to_uppercase().alias("_fbi"),
+    )
+    ssn, cdl, gender = pl.col("_ssn"), pl.col("_cdl"), pl.col("_gender")
     out = first.select(
         pl.concat_str(pl.lit("doj:"), "SUBJECT_ID").alias("person_id"),
         pl.col("SUBJECT_ID").alias("source_person_key"),
-        _cii(pl.col("CII_NUMBER")).alias("cii"),
-        pl.when((ssn.str.len_chars() == 9) & (ssn != "000000000")).then(ssn).alias("ssn"),
+        _cii(pl.col("_cii")).alias("cii"),
+        pl.when((ssn.str.len_bytes() == 9) & (ssn != "000000000")).then(ssn).alias("ssn"),
         pl.when(cdl != "").then(cdl).alias("cdl"),
-        _blank_to_null(pl.col("FBI_NUMBER").str.strip_chars().str.to_uppercase()).alias("fbi"),
+        _blank_to_null(pl.col("_fbi")).alias("fbi"),
         _blank_to_null(pl.col("PRI_NAME")).alias("name_raw"),
-        *[expr.alias(name) for name, expr in names.items()],
+        "last_name", "first_name", "middle_name", "name_suffix",
         _date(pl.col("PRI_DOB")).alias("dob"),
         pl.when(gender.is_in(["M", "F", "X"])).then(gender).alias("gender"),
         _blank_to_null(pl.col("RACE_DESCR")).alias("race"),
