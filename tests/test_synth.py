@@ -267,6 +267,16 @@ def test_court_noise_at_the_intended_rates(la, truth) -> None:
     assert truth["counts"]["court_charge_miskeyed"].any()
 
 
+def test_personal_ids_identify_one_person(la, truth) -> None:
+    rows = pl.concat([pl.read_csv(p, infer_schema=False) for p in la.court_files])
+    people = truth["persons"].filter(pl.col("source") == "court").select("person_id", "true_person_id")
+    rows = rows.with_columns(person_id=pl.lit("court:LOS ANGELES:") + pl.col("person_key")).join(people, on="person_id")
+    for col, clean in (("cii", r"^A"), ("ssn", "-"), ("dl_number", " CA$")):
+        per_id = rows.filter(pl.col(col).is_not_null()).group_by(pl.col(col).str.replace_all(clean, "")).agg(
+            pl.col("true_person_id").n_unique())
+        assert per_id.height > 100 and (per_id["true_person_id"] == 1).all(), col
+
+
 def test_population_mix_and_names(truth, la) -> None:
     doj = pl.read_csv(la.doj_files[0], infer_schema=False)
     race = doj.unique("SUBJECT_ID")["RACE_DESCR"].value_counts(normalize=True)

@@ -62,13 +62,13 @@ class GeneratedCounty:
 
 
 def _fit(rng_seq: np.random.SeedSequence, county: County, target: int, wanted: int, *, cannabis: bool,
-         doj_miss_rate: float, per_person: float, uid_offset: int) -> tuple[Population, coverage.Coverage]:
+         doj_miss_rate: float, per_person: float, uid_offset: int, id_seed: int) -> tuple[Population, coverage.Coverage]:
     """Simulate enough people that their DOJ rows (cannabis people) or court rows (background)
     reach `wanted`, then keep the shortest prefix of people that gets there without passing it."""
     n = max(2, math.ceil(wanted / per_person * 1.08) + 8)
     for attempt, child in enumerate(rng_seq.spawn(6)):
         rng = np.random.default_rng(child)
-        pop = simulate(rng, n, county, cannabis=cannabis, uid_offset=uid_offset)
+        pop = simulate(rng, n, county, cannabis=cannabis, uid_offset=uid_offset, id_seed=id_seed)
         cov = coverage.decide(pop, target, rng, doj_miss_rate=doj_miss_rate, cannabis=cannabis)
         rows = cov.doj_rows if cannabis else cov.court_rows
         cum = np.cumsum(rows)
@@ -123,15 +123,17 @@ def generate_county(
         stale.unlink()
     root = np.random.SeedSequence([int(seed), int(c.code)])
     seq_people, seq_background, seq_rest = root.spawn(3)
+    id_seed = int(root.generate_state(1)[0])
     rng_numbers, rng_keys, rng_court, rng_doj = (np.random.default_rng(s) for s in seq_rest.spawn(4))
 
     report("people and their histories", 0.0)
     pop_c, cov_c = _fit(seq_people, c, target, rows, cannabis=True, doj_miss_rate=doj_miss_rate,
-                        per_person=DOJ_ROWS_PER_PERSON, uid_offset=0)
+                        per_person=DOJ_ROWS_PER_PERSON, uid_offset=0, id_seed=id_seed)
     court_wanted = int(court_ratio * rows) - int(cov_c.court_rows.sum())
     if court_wanted > 0:
         pop_b, cov_b = _fit(seq_background, c, target, court_wanted, cannabis=False, doj_miss_rate=doj_miss_rate,
-                            per_person=COURT_ROWS_PER_BACKGROUND_PERSON, uid_offset=pop_c.n_persons)
+                            per_person=COURT_ROWS_PER_BACKGROUND_PERSON, uid_offset=pop_c.n_persons,
+                            id_seed=id_seed)
         pop, cov = concat(pop_c, pop_b), coverage.concat(cov_c, cov_b)
     else:
         pop, cov = pop_c, cov_c

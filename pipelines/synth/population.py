@@ -144,28 +144,34 @@ def _year_weights() -> tuple[np.ndarray, np.ndarray]:
     return years, w / w.sum()
 
 
-def affine_ids(n: int, modulus: int, rng: np.random.Generator) -> np.ndarray:
-    """`n` distinct pseudo-random integers in [0, modulus): an affine permutation of 0..n-1."""
-    if n > modulus:
-        raise ValueError(f"cannot draw {n} distinct ids below {modulus}")
+def affine_ids(n: int, modulus: int, rng: np.random.Generator, *, start: int = 0) -> np.ndarray:
+    """`n` distinct pseudo-random integers in [0, modulus): positions start .. start+n-1 of an
+    affine permutation of 0..modulus-1 whose parameters `rng` draws. Two calls with generators in
+    the same state and disjoint position ranges give disjoint ids."""
+    if start + n > modulus:
+        raise ValueError(f"cannot draw {n} distinct ids from position {start} below {modulus}")
     while True:
         a = int(rng.integers(modulus // 3, modulus - 1)) | 1
         if np.gcd(a, modulus) == 1:
             break
     b = int(rng.integers(0, modulus))
-    i = np.arange(n, dtype=np.int64)
-    return (i * a + b) % modulus  # a < 2**33 and n < 2**30 keep this inside int64
+    i = np.arange(start, start + n, dtype=np.int64)
+    return (i * a + b) % modulus  # a < 2**33 and i < 2**30 keep this inside int64
 
 
 def simulate(
     rng: np.random.Generator, n_persons: int, county: County, *, cannabis: bool, uid_offset: int = 0,
-    out_of_county: float = 0.12,
+    out_of_county: float = 0.12, id_seed: int = 0,
 ) -> Population:
     """Simulate `n_persons` people of `county` and their histories.
 
     With ``cannabis=True`` every person has at least one cannabis count in a court case of the
     county (the people a DOJ research file is about); otherwise the people are court-only
     background: county residents whose cases never involved cannabis.
+
+    Personal ids (CII, SSN, licence, FBI number) come from permutations fixed by `id_seed`; the
+    cannabis people take the first half of each permutation and the background people the second,
+    so the two groups of one county never share an id.
     """
     P = int(n_persons)
     nt = name_tables()
@@ -205,13 +211,15 @@ def simulate(
     suffix = np.where(male & (rng.random(P) < 0.025), rng.integers(0, len(SUFFIXES), P), -1).astype(np.int8)
 
     # Ids: distinct within the county run, drawn as affine permutations.
-    cii_pairs = 10_000_000 + affine_ids(2 * P, 989_999_999, rng)  # 8-9 digits
+    def ids(n: int, modulus: int, kind: int) -> np.ndarray:
+        return affine_ids(n, modulus, np.random.default_rng([id_seed, kind]), start=0 if cannabis else modulus // 2)
+
+    cii_pairs = 10_000_000 + ids(2 * P, 989_999_999, 1)  # 8-9 digits
     cii, cii2 = cii_pairs[:P], cii_pairs[P:]
     cii_letter = rng.random(P) < 0.3
-    ssn_ids = affine_ids(P, 899_999_999, rng) + 1_001_001
-    ssn = np.where(rng.random(P) < 0.6, ssn_ids, -1)
-    dl = np.where(rng.random(P) < 0.55, affine_ids(P, 9_999_999, rng), -1)
-    fbi = np.where(rng.random(P) < 0.5, affine_ids(P, 999_999_999, rng), -1)
+    ssn = np.where(rng.random(P) < 0.6, ids(P, 899_999_999, 2) + 1_001_001, -1)
+    dl = np.where(rng.random(P) < 0.55, ids(P, 9_999_999, 3), -1)
+    fbi = np.where(rng.random(P) < 0.5, ids(P, 999_999_999, 4), -1)
 
     # ---- cycles --------------------------------------------------------------------------
     years, year_p = _year_weights()
