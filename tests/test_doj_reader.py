@@ -18,6 +18,7 @@ from pipelines.sources.doj import (
     CANONICAL_INPUT_COLUMNS,
     COUNT_EXTRAS,
     LATIN1_LOSSY,
+    RAW_LINE,
     STATS,
     doj_counts,
     doj_persons,
@@ -472,3 +473,13 @@ def test_load_doj_is_read_persons_counts(gogen_fixtures: Path) -> None:
     assert loaded.persons.equals(doj_persons(read.rows))
     assert loaded.counts.equals(doj_counts(read.rows))
     assert loaded.stats.equals(read.stats) and loaded.quarantine.equals(read.quarantine)
+
+
+def test_raw_lines_are_the_accepted_lines_as_written(tmp_path: Path) -> None:
+    good = [doj_line(**person("1")), doj_line(**person("2", COMMENT_TEXT='X "Y", Z'))]
+    path = write(tmp_path, "raw.dat", [good[0], good[0] + ",", good[1]])
+    read = read_doj([path], raw_lines=True, columns=["SUBJECT_ID"])
+    assert read.rows.columns == ["SUBJECT_ID", *model.LINEAGE, RAW_LINE, "row_index"]
+    assert read.rows[RAW_LINE].to_list() == good
+    assert read.rows["source_line"].to_list() == [2, 4]
+    assert RAW_LINE not in read_doj([path]).rows.columns
