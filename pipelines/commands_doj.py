@@ -64,6 +64,7 @@ def doj(
     from datetime import date  # noqa: PLC0415
 
     from rich.console import Console  # noqa: PLC0415
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
     from pipelines.compat import gogen  # noqa: PLC0415
     from pipelines.compat.command import choose_policy, error_record, run_doj  # noqa: PLC0415
@@ -96,13 +97,22 @@ def doj(
         error_file.unlink(missing_ok=True)  # a stale error file from an earlier run would mislead
         labels = {"read": "Reading DOJ file(s)", "facts": "Building each person's record",
                   "rules": f"Applying policy {chosen.name}", "write": "Writing result files"}
-        with console.status("Starting") as status:
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("Starting", total=len(labels))
+            done: list[str] = []
+
             def step(name: str) -> None:
-                status.update(labels[name] + " ...")
-                console.log(labels[name])
+                if done:
+                    console.log(f"{labels[done[-1]]}: done")
+                progress.update(task, description=labels[name], completed=len(done))
+                done.append(name)
 
             run = run_doj(inputs, county=county, compute_at=when, policy=chosen, outputs=out_dir,
                           suffix=file_name_suffix, strict=strict, step=step)
+            progress.update(task, completed=len(labels))
+            console.log(f"{labels[done[-1]]}: done")
     except AutoclearError as exc:
         fail(exc)
         return
