@@ -160,3 +160,37 @@ def test_bad_inputs_are_refused_clearly():
         build_delivery(det, counts.clear(), persons, None, county=COUNTY, run_id="r")
     # county from the determinations when there is only one
     assert build_delivery(det, counts, persons, None, run_id="r").height == 1
+
+
+def test_a_matched_count_takes_the_courts_numbering_and_dashes_do_not_split_ids():
+    det, counts, persons = _one_count(count={"case_number": "BA-336486"})
+    court = model.conform(pl.DataFrame([{
+        "count_id": "court:LOS ANGELES:BA336486:2", "person_id": "court:P1", "case_id": "court:BA336486",
+        "county": COUNTY, "case_number": "BA336486", "count_number": 2, "source": "court",
+    }]), model.COUNT)
+    reconciled = model.conform(pl.DataFrame([{
+        "doj_count_id": "doj:1:001001001000", "court_count_id": "court:LOS ANGELES:BA336486:2",
+        "classification": "matched",
+    }]), model.RECONCILED)
+    row = build_delivery(det, pl.concat([counts, court]), persons, reconciled, county=COUNTY, run_id="r").row(
+        0, named=True)
+    assert (row["delivery_id"], row["court_case_number"], row["count_number"]) == ("19-BA336486-002", "BA336486", 2)
+    assert row["count_id"] == "doj:1:001001001000"  # lineage stays with the decided count
+    alone = build_delivery(det, counts, persons, None, county=COUNTY, run_id="r").row(0, named=True)
+    assert alone["delivery_id"] == "19-BA336486-001"  # DOJ's "BA-336486" normalized
+
+
+def test_different_people_on_one_case_and_count_are_reported_not_merged():
+    det, counts, persons = _one_count()
+    other_det = det.with_columns(pl.lit("doj:2:001001001000").alias("count_id"), pl.lit("doj:2").alias("person_id"))
+    other_count = counts.with_columns(pl.lit("doj:2:001001001000").alias("count_id"), pl.lit("doj:2").alias("person_id"))
+    build = assemble_delivery(pl.concat([det, other_det]), pl.concat([counts, other_count]), persons, None,
+                              county=COUNTY, run_id="r")
+    assert build.rows.height == 0
+    assert build.undeliverable.get_column("reason").to_list() == ["shared_court_count"] * 2
+    # the same person's count in two DOJ steps folds into one row
+    same = other_det.with_columns(pl.lit("doj:1").alias("person_id"))
+    same_count = other_count.with_columns(pl.lit("doj:1").alias("person_id"))
+    build = assemble_delivery(pl.concat([det, same]), pl.concat([counts, same_count]), persons, None,
+                              county=COUNTY, run_id="r")
+    assert build.rows.height == 1 and build.undeliverable.height == 0

@@ -296,3 +296,21 @@ def test_sigkill_during_publish_then_next_run_delivers_exactly_once(ledger, tmp_
     assert all(h["status"] in ("published", "rolled_back") for h in ledger.history(COUNTY))
     assert ledger.pending(COUNTY) == []
     assert not any((tmp_path / "outbox" / ".staging").iterdir())
+
+
+def test_a_renumbered_count_is_withdrawn_under_its_old_id(ledger, tmp_path):
+    build, f = _build(40)
+    deliver(build, county=COUNTY, ledger=ledger, run_id="r1", workdir=tmp_path)
+    # the court's numbering of one delivered count becomes known: a different count number
+    moved = build.rows.get_column("count_id")[0]
+    old_id = build.rows.get_column("delivery_id")[0]
+    rows = build.rows.with_columns(
+        pl.when(pl.col("count_id") == moved).then(pl.lit(7, pl.Int32)).otherwise(pl.col("count_number"))
+        .alias("count_number"),
+        pl.when(pl.col("count_id") == moved).then(pl.col("delivery_id").str.replace(r"-\d{3}$", "-007"))
+        .otherwise(pl.col("delivery_id")).alias("delivery_id"),
+    )
+    plan = ledger.plan_delivery(COUNTY, rows, not_actionable=build.not_actionable)
+    assert plan.new.get_column("count_id").to_list() == [moved]
+    assert plan.withdrawal.get_column("delivery_id").to_list() == [old_id]
+    assert plan.missing.height == 0

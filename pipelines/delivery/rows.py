@@ -6,8 +6,9 @@ every determined count into one of three piles:
 - ``rows``: actionable relief (dismiss, redesignate, recall) with a court case number: delivered;
 - ``not_actionable``: the count is known to the court (has a delivery id) but its relief is review
   or none; the ledger uses these to withdraw an earlier delivery whose determination changed;
-- ``undeliverable``: no court case number, no count number, a conviction in another county, or two
-  determinations for one court count that disagree. Reported, never silently dropped.
+- ``undeliverable``: no court case number, no count number, a conviction in another county, two
+  determinations for one court count that disagree, or different people's records naming the
+  same case and count. Reported, never silently dropped.
 
 The delivery id is built from the county, the normalized court case number and the count number
 only, so the same court count gets the same id on every refresh, whatever run produced it.
@@ -49,6 +50,7 @@ UNDELIVERABLE_REASONS = (
     "no_count_number",
     "other_county",  # the conviction is in another county: another court acts on it
     "conflicting_determinations",  # two determinations for one court count disagree on relief
+    "shared_court_count",  # different people's records name the same case and count (co-defendants?)
 )
 
 # Frame of counts that cannot be delivered. No names or dates of birth: it is a work list for the
@@ -103,9 +105,11 @@ def delivery_id_expr(county: str, case_number: pl.Expr, count_number: pl.Expr) -
 
 
 def normalize_case_number(expr: pl.Expr) -> pl.Expr:
-    """Upper-case, no spaces; empty becomes null. (The reader already normalized the format.)"""
-    cleaned = expr.str.to_uppercase().str.replace_all(r"\s+", "")
-    return pl.when(cleaned.str.len_chars() > 0).then(cleaned).otherwise(None)
+    """The shared normalized form (pipelines.normalize.case_numbers): ``BA-788777`` and ``ba 788777``
+    are both ``BA788777``, so both sources give one court count one delivery id."""
+    from pipelines.normalize.case_numbers import normalize_case_number as shared  # noqa: PLC0415
+
+    return shared(expr)
 
 
 @dataclass
@@ -288,6 +292,7 @@ def assemble_delivery(
         pl.col("level").alias("level_as_convicted"),
         "source_file",
         "source_line",
+        pl.col("source").alias("record_source"),
         pl.lit(True).alias("_known_count"),
     ).join(per, left_on="count_person_id", right_on="person_id", how="left")
     partner_side = count_side.select(
@@ -305,11 +310,15 @@ def assemble_delivery(
     if missing_count:
         raise AutoclearError(f"{missing_count} determination(s) name a count id that is not in the counts frame")
 
-    own_case = pl.col("case_number").is_not_null()
+    # The court's own numbering wins: for a DOJ count matched to a court count, the court count's
+    # case and count number (what the court's system knows); otherwise the count's own.
+    use_partner = pl.col("p_case_number").is_not_null() & (
+        ((pl.col("p_record_source") == "court") & (pl.col("record_source") != "court"))
+        | pl.col("case_number").is_null()
+    )
     keyed = keyed.with_columns(
-        # The court numbering of the count itself; a matched partner fills in what is missing.
-        pl.when(own_case).then(pl.col("case_number")).otherwise(pl.col("p_case_number")).alias("court_case_number"),
-        pl.when(own_case).then(pl.col("count_number")).otherwise(pl.col("p_count_number")).alias("count_number"),
+        pl.when(use_partner).then(pl.col("p_case_number")).otherwise(pl.col("case_number")).alias("court_case_number"),
+        pl.when(use_partner).then(pl.col("p_count_number")).otherwise(pl.col("count_number")).alias("count_number"),
         pl.coalesce("courthouse", "p_courthouse").alias("courthouse"),
         pl.coalesce("conviction_date", "p_conviction_date").alias("conviction_date"),
         pl.coalesce("statute_as_convicted", "p_statute_as_convicted").alias("statute_as_convicted"),
@@ -334,19 +343,29 @@ def assemble_delivery(
     )
 
     located = keyed.filter(pl.col("_undeliverable").is_null())
-    # Two determinations can land on one court count (a matched pair both determined, or two DOJ
-    # steps sharing a case number). Same relief: one row. Different reliefs: nobody may guess.
-    per_id = located.group_by("delivery_id").agg(
+    # Two determinations can land on one court count. The same record (a matched DOJ/court pair
+    # both determined, or one person's count repeated in two DOJ steps) with one relief folds into
+    # one row. Different people on one case and count (co-defendants without a suffix) or
+    # different reliefs: nobody may guess, the counts are reported.
+    pair = pl.concat_str(pl.min_horizontal("count_id", "partner_count_id"), pl.lit("|"),
+                         pl.max_horizontal("count_id", "partner_count_id"))
+    fold_key = (
+        pl.when(pl.col("partner_count_id").is_not_null()).then(pl.concat_str(pl.lit("pair:"), pair))
+        .otherwise(pl.concat_str(pl.lit("person:"), pl.coalesce("count_person_id", "count_id")))
+    )
+    per_id = located.with_columns(fold_key.alias("_fold_key")).group_by("delivery_id").agg(
         pl.col("relief").n_unique().alias("_reliefs"),
+        pl.col("_fold_key").n_unique().alias("_records"),
         pl.col("source").n_unique().alias("_sources"),
-        pl.len().alias("_determinations"),
     )
     located = located.join(per_id, on="delivery_id", how="left")
-    conflicting = located.filter(pl.col("_reliefs") > 1).with_columns(
-        pl.lit("conflicting_determinations").alias("_undeliverable")
+    conflicting = located.filter((pl.col("_reliefs") > 1) | (pl.col("_records") > 1)).with_columns(
+        pl.when(pl.col("_reliefs") > 1).then(pl.lit("conflicting_determinations"))
+        .otherwise(pl.lit("shared_court_count")).alias("_undeliverable")
     )
+    located = located.filter((pl.col("_reliefs") == 1) & (pl.col("_records") == 1))
     agreed = (
-        located.filter(pl.col("_reliefs") == 1)
+        located
         .with_columns(
             pl.when(pl.col("_sources") > 1).then(pl.lit("both")).otherwise(pl.col("source")).alias("source")
         )
@@ -385,7 +404,7 @@ def assemble_delivery(
         extra=False,
     ).sort("reason", "count_id")
 
-    folded = located.filter(pl.col("_reliefs") == 1).height - agreed.height
+    folded = located.height - agreed.height
     accounted = rows.height + not_actionable.height + undeliverable.height + folded
     if accounted != determinations.height:  # pragma: no cover - a bug, not bad input
         raise AutoclearError(

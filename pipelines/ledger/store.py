@@ -452,7 +452,8 @@ class Ledger:
         """Compare this run's deliverable rows with the ledger: new / correction / withdrawal / unchanged.
 
         A count delivered before and now present with a non-actionable relief (`not_actionable`,
-        from `assemble_delivery`) is withdrawn. A delivered count absent from this run altogether
+        from `assemble_delivery`) is withdrawn; so is one whose count id now comes under another
+        delivery id (renumbered: the court's numbering became known). A delivered count absent from this run altogether
         is only reported as ``missing`` (a partial input must not withdraw court orders), unless
         `withdraw_missing`.
         """
@@ -486,7 +487,16 @@ class Ledger:
             if not_actionable is not None and not_actionable.height
             else pl.DataFrame(schema={"delivery_id": pl.String})
         )
-        to_withdraw = gone if withdraw_missing else gone.join(decided, on="delivery_id", how="semi")
+        # A count delivered under another id (its court numbering became known, e.g. a court
+        # extract matched a DOJ-only count) is withdrawn under the old id and delivered under the new.
+        renumbered_counts = pl.concat([
+            rows.select("count_id"),
+            not_actionable.select("count_id") if not_actionable is not None and "count_id" in not_actionable.columns
+            else pl.DataFrame(schema={"count_id": pl.String}),
+        ]).drop_nulls().unique()
+        renumbered = gone.join(renumbered_counts, on="count_id", how="semi").select("delivery_id")
+        to_withdraw = gone if withdraw_missing else gone.join(
+            pl.concat([decided, renumbered]).unique(), on="delivery_id", how="semi")
         missing = gone.join(to_withdraw.select("delivery_id"), on="delivery_id", how="anti")
         run_id = rows.get_column("run_id").drop_nulls().first() if rows.height else None
         withdrawal = to_withdraw.with_columns(
