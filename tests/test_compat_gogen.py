@@ -251,3 +251,17 @@ def test_policy_cli_show_check_and_convert(tmp_path):
     bad.write_text("name: x\nversion: '1'\nrules:\n  - id: a\n    when: felon\n    then: {determination: Hand Review, reason: r}\n")
     r = runner.invoke(app, ["policy", "check", str(bad)])
     assert r.exit_code == 1 and "line 5" in r.output
+
+
+def test_crlf_input_gives_the_same_results(tmp_path):
+    src = write_doj(tmp_path / "lf.dat")
+    crlf = tmp_path / "crlf.dat"
+    crlf.write_bytes(src.read_bytes().replace(b"\n", b"\r\n"))
+    outs = {}
+    for name, path in (("lf", src), ("crlf", crlf)):
+        r = invoke("--input-doj", str(path), "--county", "YOLO", "--compute-at", "2019-11-11",
+                   "--policy", "statute", "--outputs", str(tmp_path / name), "--quiet")
+        assert r.exit_code == 0, r.output
+        outs[name] = pl.read_csv(tmp_path / name / "All_Results.csv", infer_schema=False)
+    assert outs["lf"].equals(outs["crlf"])
+    assert not (tmp_path / "crlf" / "All_Results.csv").read_bytes().count(b"\r")
