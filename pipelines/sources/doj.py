@@ -408,7 +408,10 @@ def _sentence_part_hours() -> pl.Expr:
     """SENT_LENGTH x unit of SENT_TIME_CODE, in hours. Like Go's Atoi, the length is an optional
     sign and digits ("+5", "05"); anything else ("5 ", "") counts 0 - so does Polars' cast."""
     length = pl.col("SENT_LENGTH").cast(pl.Int64, strict=False).fill_null(0)
-    unit = pl.col("SENT_TIME_CODE").replace_strict(_HOURS_PER_UNIT, default=0, return_dtype=pl.Int64)
+    code = pl.col("SENT_TIME_CODE")
+    unit = pl.lit(0, dtype=pl.Int64)
+    for letter, hours in _HOURS_PER_UNIT.items():
+        unit = pl.when(code == letter).then(pl.lit(hours, dtype=pl.Int64)).otherwise(unit)
     return (length.clip(-_MAX_SENTENCE_HOURS, _MAX_SENTENCE_HOURS) * unit).clip(-_MAX_SENTENCE_HOURS, _MAX_SENTENCE_HOURS)
 
 
@@ -457,7 +460,7 @@ def _record_order(frame: pl.DataFrame, *, by_count: bool) -> tuple[pl.DataFrame,
     starts = (subject != subject.shift()).fill_null(True)
     checks = [
         (pl.col("row_index").diff().fill_null(1) > 0).all(),
-        starts.sum() == subject.n_unique(),
+        subject.filter(starts).is_unique().all(),  # no person has two runs
     ]
     if by_count:
         checks.append((starts | (pl.col("CNT_ORDER") >= pl.col("CNT_ORDER").shift())).fill_null(True).all())
