@@ -264,7 +264,7 @@ def test_two_concurrent_runs_for_one_county_are_serialized(ledger, tmp_path, bac
     _assert_complete(_outbox_folders(tmp_path)[0])
 
 
-@pytest.mark.parametrize("point", ["mid_write", "staged", "pending", "renamed"])
+@pytest.mark.parametrize("point", ["mid_write", "staged", "ledger_write", "pending", "renamed"])
 def test_sigkill_during_publish_then_next_run_delivers_exactly_once(ledger, tmp_path, backend, point):
     url, schema = backend
     killed = _drill(tmp_path, url, schema, "--run-id", "killed", env={"AUTOCLEAR_CRASH_AT": point})

@@ -555,6 +555,9 @@ class Ledger:
                     pl.col("da_challenged").fill_null(False),
                 ).to_dicts()
                 s.execute(insert(DeliveryRowRecord), records)
+            from pipelines.delivery.faults import crash_point  # noqa: PLC0415 (delivery imports the ledger)
+
+            crash_point("ledger_write")  # rows written, transaction not yet committed
             return delivery.id
 
     def mark_published(self, delivery_pk: int, *, location: str) -> None:
