@@ -21,7 +21,7 @@ from pipelines import model
 from pipelines.compat import gogen
 from pipelines.compat.options import policy_from_options
 from pipelines.eligibility import engine
-from pipelines.eligibility.facts import conviction_facts_lazy
+from pipelines.eligibility.facts import ENGINE, conviction_facts_lazy
 from pipelines.eligibility.policy import Policy, load_policy
 from pipelines.errors import AutoclearError, ConfigError
 
@@ -97,11 +97,11 @@ def run_doj(
     step("facts")
     counts = doj_counts(rows)
     persons = doj_persons(rows)
-    facts = conviction_facts_lazy(counts, persons, county=county, compute_at=compute_at).collect()
+    facts = conviction_facts_lazy(counts, persons, county=county, compute_at=compute_at).collect(engine=ENGINE)
     del counts, persons
     rows = rows.select(*gogen.CONDENSED_COLUMNS, RAW_LINE, "row_index")
     step("rules")
-    decided = engine.apply_policy(facts, policy, compute_at=compute_at).collect()
+    decided = engine.apply_policy(facts, policy, compute_at=compute_at).collect(engine=ENGINE)
     step("write")
     files = gogen.write_results(rows, decided, compute_at, out_dir, suffix=suffix)
     line_count = rows.height

@@ -12,7 +12,7 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.eligibility.facts import FACTS, conviction_facts_lazy
+from pipelines.eligibility.facts import ENGINE, FACTS, conviction_facts_lazy
 from pipelines.eligibility.policy import Policy
 from pipelines.eligibility.predicates import Context
 from pipelines.eligibility.statutes import with_match_columns
@@ -56,7 +56,7 @@ def determine(
     Sorted by person and record order, so the same inputs give the same bytes.
     """
     facts = conviction_facts_lazy(counts, persons, county=county, compute_at=compute_at)
-    return apply_policy(facts, policy, compute_at=compute_at).collect()
+    return apply_policy(facts, policy, compute_at=compute_at).collect(engine=ENGINE)
 
 
 def apply_policy(facts: pl.LazyFrame | pl.DataFrame, policy: Policy, *, compute_at: date) -> pl.LazyFrame:

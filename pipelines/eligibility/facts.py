@@ -20,6 +20,9 @@ from pipelines.eligibility import statutes as st
 from pipelines.model import PROP64_DATE
 
 DAYS_PER_YEAR = 365.25
+# The facts work on convictions (a fraction of the rows) with many small steps; Polars' in-memory
+# engine does them with about a third less CPU than the streaming engine (measured at 2M rows).
+ENGINE = "in-memory"
 
 # Every fact column, with what it means. docs/policies.md lists the same.
 FACTS: dict[str, str] = {
@@ -85,7 +88,7 @@ def conviction_facts(
     ``is_pc290_registration`` when present); `persons` follows pipelines.model.PERSON (only
     ``person_id`` and ``dob`` are read). Rows are sorted by person, then record order.
     """
-    return conviction_facts_lazy(counts, persons, county=county, compute_at=compute_at).collect()
+    return conviction_facts_lazy(counts, persons, county=county, compute_at=compute_at).collect(engine=ENGINE)
 
 
 def conviction_facts_lazy(
@@ -144,7 +147,13 @@ def conviction_facts_lazy(
         .with_columns(pl.when(pl.col("is_cannabis")).then(pl.col(st.SECTION)).alias("cannabis_section"))
     )
     # A gang enhancement makes a super strike of the enhanceable offenses in the same case.
-    gang_text = pl.col("offense_text").filter(pl.col("_gang")).first().over(["person_id", "case_id"])
+    # Enhancements are rare: a small table joined back is cheaper than a window over every case.
+    gang_cases = (
+        conv.filter(pl.col("_gang")).group_by("person_id", "case_id")
+        .agg(pl.col("offense_text").first().alias("_gang_text"))
+    )
+    conv = conv.join(gang_cases, on=["person_id", "case_id"], how="left", nulls_equal=True, maintain_order="left")
+    gang_text = pl.col("_gang_text")
     combined = pl.col("_enhanceable") & gang_text.is_not_null()
     conv = conv.with_columns(
         pl.when(pl.col("_superstrike"))
