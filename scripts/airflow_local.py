@@ -95,6 +95,8 @@ def stop_group(proc: subprocess.Popen, grace: float = 60.0) -> int:
     for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
         if proc.poll() is not None:
             break
+        if sig != signal.SIGINT:
+            print(f"still running after SIGINT; sending {sig.name} to process group {proc.pid}", file=sys.stderr)
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
