@@ -171,3 +171,11 @@ def test_parameters_fill_conditions_and_reasons():
     younger = policy.with_parameters(age=54)
     out = determine(counts, persons, policy=younger, county="X", compute_at=AT)
     assert out["reason"].to_list() == ["54 years or older (HS 11359(a))"]
+
+
+def test_every_fact_is_documented():
+    from pipelines.eligibility.facts import FACTS
+
+    doc = (ROOT / "docs" / "policies.md").read_text()
+    for name in FACTS:
+        assert f"| `{name}` |" in doc, f"docs/policies.md lacks the fact {name}"
