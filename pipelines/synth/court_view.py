@@ -1,6 +1,6 @@
 """The court's view: every charge of every case the county's court still has, one row per
 charge, as keyed into a case-management system (with the noise of CourtNoise), in canonical
-court field names. layouts.py turns this frame into a file of a given layout.
+court field names. court_files.py writes it as a file of a given layout.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ DISMISSAL_DISPOSITIONS = (
 PLEA_DISPOSITIONS = (("DP", "DISMISSED - PLEA BARGAIN"), ("DM", "DISMISSED"), ("DO", "DISMISSED - OTHER COUNT PLED"))
 ACQUITTAL_DISPOSITIONS = (("NG", "NOT GUILTY"),)
 REMARKS = ("BENCH WARRANT ISSUED", "PROB VIOL", "REFERRED TO PROBATION", "DEF FAILED TO APPEAR", "FINE PAID")
-
-
 
 COLUMNS = (
     "court_case_number", "courthouse", "count_number", "person_key", "last_name", "first_name", "middle_name",
