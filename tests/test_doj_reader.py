@@ -178,10 +178,13 @@ def test_latin1_bytes_never_crash(tmp_path: Path) -> None:
     assert doj_persons(read.rows)["first_name"][0].startswith("JOS")
 
 
-def test_utf8_accents_are_removed_from_names(tmp_path: Path) -> None:
+def test_names_are_normalized_like_court_names(tmp_path: Path) -> None:
+    # doj_persons uses the shared name normalizer: accents removed, hyphens in surnames become
+    # blanks, the suffix apart (pipelines/normalize/names.py).
     rows = rows_of(tmp_path, person(name="PEÑA-GARCÍA JR,JOSÉ MARÍA"))
     p = doj_persons(rows).row(0, named=True)
-    assert (p["last_name"], p["first_name"], p["middle_name"], p["name_suffix"]) == ("PENA-GARCIA", "JOSE", "MARIA", "JR")
+    assert (p["last_name"], p["first_name"], p["middle_name"], p["name_suffix"]) == ("PENA GARCIA", "JOSE", "MARIA", "JR")
+    assert p["name_raw"] == "PEÑA-GARCÍA JR,JOSÉ MARÍA"
 
 
 def test_several_files(tmp_path: Path) -> None:
@@ -408,21 +411,37 @@ def test_offense_text_and_comment_sections(tmp_path: Path) -> None:
 def test_persons(tmp_path: Path) -> None:
     rows = rows_of(
         tmp_path,
-        person("7", name="O'BRIEN,MARY ANN", CII_NUMBER="A1234567", PRI_SSN="123-45-6789", PRI_CDL="d1234567 ",
+        person("7", name="O'BRIEN,MARY ANN", CII_NUMBER="A1234567", PRI_SSN="123-45-6788", PRI_CDL="d1234567 ",
                GENDER="F", RACE_DESCR="WHITE", FBI_NUMBER=" 123ab ", STP_ORI_CNTY_NAME="LOS ANGELES"),
         person("7", name="OTHER,NAME", STP_ORI_CNTY_NAME="SACRAMENTO"),
         person("8", name="SMITH,JOHN III", CII_NUMBER="1008675309", PRI_SSN="000000000", GENDER="Q", PRI_DOB="19701340"),
     )
     persons = doj_persons(rows)
     assert persons.schema == pl.Schema(model.PERSON)
-    a, b = persons.iter_rows(named=True)
+    a, b = persons.iter_rows(named=True)  # one per SUBJECT_ID, from its first row
     assert (a["person_id"], a["source_person_key"], a["last_name"], a["first_name"], a["middle_name"]) == (
-        "doj:7", "7", "O'BRIEN", "MARY", "ANN")
+        "doj:7", "7", "OBRIEN", "MARY", "ANN")
     assert (a["cii"], a["ssn"], a["cdl"], a["fbi"], a["gender"], a["race"], a["county"]) == (
-        "001234567", "123456789", "D1234567", "123AB", "F", "WHITE", "LOS ANGELES")
+        "001234567", "123456788", "D1234567", "123AB", "F", "WHITE", "LOS ANGELES")
     assert a["dob"] == date(1970, 1, 1) and a["source_line"] == 2
     assert (b["last_name"], b["first_name"], b["middle_name"], b["name_suffix"]) == ("SMITH", "JOHN", None, "III")
     assert (b["cii"], b["ssn"], b["gender"], b["dob"]) == ("1008675309", None, None, None)
+
+
+def test_person_ids_match_the_shared_normalizers(tmp_path: Path) -> None:
+    # DOJ and court persons must normalize identifiers the same way, or linkage would miss.
+    from pipelines.normalize import ids
+
+    raw = {"CII_NUMBER": "A-123-456-78", "PRI_SSN": "555 12 3456", "PRI_CDL": "b7654321 ca", "FBI_NUMBER": "12ab34",
+           "GENDER": "male"}
+    got = doj_persons(rows_of(tmp_path, person(**raw))).row(0, named=True)
+    want = pl.select(
+        ids.normalize_cii(pl.lit(raw["CII_NUMBER"])).alias("cii"), ids.normalize_ssn(pl.lit(raw["PRI_SSN"])).alias("ssn"),
+        ids.normalize_dl(pl.lit(raw["PRI_CDL"])).alias("cdl"), ids.normalize_fbi(pl.lit(raw["FBI_NUMBER"])).alias("fbi"),
+        ids.normalize_gender(pl.lit(raw["GENDER"])).alias("gender"),
+    ).row(0, named=True)
+    assert {k: got[k] for k in want} == want
+    assert got["cii"] == "012345678"
 
 
 def test_file_containing_every_separator_candidate(tmp_path: Path) -> None:

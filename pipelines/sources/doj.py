@@ -654,86 +654,35 @@ def _counts(holder: list[pl.DataFrame | pl.LazyFrame]) -> pl.DataFrame:
     return model.conform(out, {**model.COUNT, **COUNT_EXTRAS}, extra=False)
 
 
-# Name suffixes recognised at the end of the last name or of the given names.
-_SUFFIXES = ("JR", "SR", "II", "III", "IV")
-
-
-def _with_name_parts(frame: pl.LazyFrame, raw: str) -> pl.LazyFrame:
-    """Add last_name, first_name, middle_name, name_suffix from a "LAST,FIRST MIDDLE" column:
-    upper case, accents removed. In stages, so no step is computed twice."""
-    sfx = rf"({'|'.join(_SUFFIXES)})\.?$"
-    halves = pl.col("_clean").str.split_exact(",", 1)
-    return (
-        frame.with_columns(
-            pl.col(raw).str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_uppercase()
-            .str.replace_all(r"\s\s+", " ").alias("_clean")
-        )
-        .with_columns(
-            halves.struct.field("field_0").str.strip_chars().alias("_last"),
-            halves.struct.field("field_1").str.strip_chars().fill_null("").alias("_given"),
-        )
-        .with_columns(
-            pl.col("_last").str.extract(rf"\s{sfx}", 1).alias("_last_suffix"),
-            pl.col("_given").str.extract(rf"(?:^|\s){sfx}", 1).alias("_given_suffix"),
-        )
-        .with_columns(
-            pl.when(pl.col("_last_suffix").is_not_null())
-            .then(pl.col("_last").str.replace(rf"\s{sfx}", "").str.strip_chars())
-            .otherwise(pl.col("_last")).alias("_last"),
-            pl.when(pl.col("_given_suffix").is_not_null())
-            .then(pl.col("_given").str.replace(rf"(?:^|\s){sfx}", "").str.strip_chars())
-            .otherwise(pl.col("_given")).alias("_given"),
-        )
-        .with_columns(
-            _blank_to_null(pl.col("_last")).alias("last_name"),
-            pl.col("_given").str.extract(r"^(\S+)", 1).alias("first_name"),
-            pl.col("_given").str.extract(r"^\S+\s+(.+)$", 1).alias("middle_name"),
-            pl.coalesce("_given_suffix", "_last_suffix").alias("name_suffix"),
-        )
-        .drop("_clean", "_last", "_given", "_last_suffix", "_given_suffix")
-    )
-
-
-def _cii(digits: pl.Expr) -> pl.Expr:
-    """CII from the digits of CII_NUMBER (a leading letter such as "A" is dropped), left-padded
-    with zeros to 9 digits; longer numbers keep all their digits; no digits -> null."""
-    return pl.when(digits != "").then(digits.str.zfill(9))
-
-
 def doj_persons(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """One model.PERSON row per SUBJECT_ID, from its first row (lowest row_index).
 
-    person_id ``doj:<SUBJECT_ID>``; names split from PRI_NAME ``LAST,FIRST MIDDLE`` (upper case,
-    accents removed, suffix JR/SR/II/III/IV apart); dob from PRI_DOB (YYYYMMDD); cii from
-    CII_NUMBER (see _cii); ssn the 9 digits of PRI_SSN (else null); cdl upper-case alphanumerics of
-    PRI_CDL; gender M/F/X; race RACE_DESCR as written; county STP_ORI_CNTY_NAME of the first row.
-    Sorted by the first row's row_index.
+    person_id ``doj:<SUBJECT_ID>``; source_person_key SUBJECT_ID; names split from PRI_NAME
+    (``LAST,FIRST M``) and CII, SSN, licence (PRI_CDL), FBI number and gender normalized by the
+    shared normalizers (pipelines.normalize.names and .ids), exactly as court records are, so the
+    two sources compare; dob from PRI_DOB (YYYYMMDD); race RACE_DESCR as written; county
+    STP_ORI_CNTY_NAME of the first row. In order of the first row.
     """
+    from pipelines.normalize import ids, names  # noqa: PLC0415
+
     cols = ["SUBJECT_ID", "CII_NUMBER", "PRI_NAME", "GENDER", "PRI_DOB", "PRI_SSN", "PRI_CDL",
             "FBI_NUMBER", "RACE_DESCR", "STP_ORI_CNTY_NAME"]
     frame, _ = _record_order(_narrow(rows, cols), by_count=False)
-    first = _with_name_parts(frame.filter(_run_starts(pl.col("SUBJECT_ID"))).lazy(), "PRI_NAME")
-    first = first.with_columns(  # each computed once, used twice below
-        pl.col("PRI_SSN").str.replace_all(r"\D", "").alias("_ssn"),
-        pl.col("PRI_CDL").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "").alias("_cdl"),
-        pl.col("GENDER").str.strip_chars().str.to_uppercase().alias("_gender"),
-        pl.col("CII_NUMBER").str.replace_all(r"\D", "").alias("_cii"),
-        pl.col("FBI_NUMBER").str.strip_chars().str.to_uppercase().alias("_fbi"),
-    )
-    ssn, cdl, gender = pl.col("_ssn"), pl.col("_cdl"), pl.col("_gender")
+    first = names.parse_names(frame.filter(_run_starts(pl.col("SUBJECT_ID"))), "PRI_NAME", "LAST,FIRST M")
+    del frame
     out = first.select(
         pl.concat_str(pl.lit("doj:"), "SUBJECT_ID").alias("person_id"),
         pl.col("SUBJECT_ID").alias("source_person_key"),
-        _cii(pl.col("_cii")).alias("cii"),
-        pl.when((ssn.str.len_bytes() == 9) & (ssn != "000000000")).then(ssn).alias("ssn"),
-        pl.when(cdl != "").then(cdl).alias("cdl"),
-        _blank_to_null(pl.col("_fbi")).alias("fbi"),
+        ids.normalize_cii(pl.col("CII_NUMBER")).alias("cii"),
+        ids.normalize_ssn(pl.col("PRI_SSN")).alias("ssn"),
+        ids.normalize_dl(pl.col("PRI_CDL")).alias("cdl"),
+        ids.normalize_fbi(pl.col("FBI_NUMBER")).alias("fbi"),
         _blank_to_null(pl.col("PRI_NAME")).alias("name_raw"),
-        "last_name", "first_name", "middle_name", "name_suffix",
+        *names.NAME_PARTS,
         _date(pl.col("PRI_DOB")).alias("dob"),
-        pl.when(gender.is_in(["M", "F", "X"])).then(gender).alias("gender"),
+        ids.normalize_gender(pl.col("GENDER")).alias("gender"),
         _blank_to_null(pl.col("RACE_DESCR")).alias("race"),
         _blank_to_null(pl.col("STP_ORI_CNTY_NAME")).alias("county"),
         *model.LINEAGE,
     )
-    return model.conform(out.collect(), model.PERSON, extra=False)
+    return model.conform(out, model.PERSON, extra=False)
