@@ -17,6 +17,7 @@ import polars as pl
 
 from pipelines.model import DOJ_COLUMNS
 from pipelines.synth.coverage import Coverage
+from pipelines.synth.noise import pick_nickname, typo
 from pipelines.synth.numbering import CaseNumbers, PersonKeys
 from pipelines.synth.population import (
     ACQUITTED,
@@ -183,8 +184,6 @@ def build(
                                        pl.when(pl.lit(middle_initial).is_not_null()).then(pl.lit(" ") + pl.lit(middle_initial))
                                        .otherwise(pl.lit("")))).to_series()
     # The second record of a person filed twice: the name as another agency wrote it.
-    from pipelines.synth.noise import pick_nickname, typo
-
     nick, nick_ok = pick_nickname(pop.first, u["nick"] < 0.5, rng)
     first2 = pl.select(pl.when(pl.lit(pl.Series(nick_ok))).then(pl.lit(pl.Series(nick))).otherwise(pl.lit(first))).to_series()
     last2_written = pl.select(pl.when(pl.lit(has2)).then(pl.lit(l1)).otherwise(pl.lit(last))).to_series()
