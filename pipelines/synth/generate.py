@@ -139,7 +139,8 @@ def generate_county(
         pop, cov = pop_c, cov_c
     report("case numbers", 0.25)
     cn = numbering.case_numbers(pop, rng_numbers)
-    keys = numbering.person_keys(pop, c.name, cov.split_cycle >= 0, rng_keys)
+    keys = numbering.person_keys(pop, c.name, cov.split_cycle >= 0, rng_keys,
+                                 duplicate_key_rate=court_noise.second_person_key)
 
     report("DOJ file", 0.35)
     doj = doj_view.build(pop, cov, cn, keys, c, rng_doj, noise=doj_noise)

@@ -41,6 +41,7 @@ class CourtNoise:
     charge_in_comment: float = 0.03  # per row: charge field blank or "SEE COMMENT", the statute in the comment
     miskeyed_section: float = 0.01  # per row: section typed wrong (11375 for 11357)
     charge_form_other: float = 0.2  # per row: the statute written in another form than the court's usual one
+    second_person_key: float = 0.08  # per person: a duplicate person record in the CMS, used on half their cases
 
     @staticmethod
     def none() -> CourtNoise:
@@ -49,6 +50,7 @@ class CourtNoise:
             name_typo=0, nickname=0, swapped_names=0, accent=0, middle_full=1, middle_initial=0, compound_full=1,
             dob_missing=0, dob_transposed=0, dob_typo=0, cii_missing=0, cii_letter_dropped=0, ssn_present=1,
             dl_present=1, case_number_variant=0, charge_in_comment=0, miskeyed_section=0, charge_form_other=0,
+            second_person_key=0,
         )
 
 
