@@ -391,6 +391,15 @@ def test_case_numbers_over_all_rows_in_order_of_first_appearance(tmp_path: Path)
     assert counts["case_id"].to_list()[-2:] == ["doj:100:001002", "doj:200:001001"]
 
 
+def test_case_number_is_normalized_like_court_numbers(tmp_path: Path) -> None:
+    court = {"STP_TYPE_DESCR": "COURT ACTION"}
+    rows = rows_of(tmp_path, person(CNT_ORDER="001001001000", OFN="NULL", **court),
+                   person(CNT_ORDER="001001002000", OFN=" ga 039399 - 1 ", **court))
+    counts = doj_counts(rows)
+    assert counts["case_numbers"].to_list() == ["NULL;  ga 039399 - 1 "] * 2
+    assert counts["case_number"].to_list() == ["GA039399-01"] * 2
+
+
 def test_offense_text_and_comment_sections(tmp_path: Path) -> None:
     rows = rows_of(
         tmp_path,

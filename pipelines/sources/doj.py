@@ -503,7 +503,9 @@ def doj_counts(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     row_index order); its sentence end is that row's STP_EVENT_DATE plus the sentence parts of
     every convicted row of the count. A count without a convicted row is its first row. Case
     numbers are the OFN values of the COURT ACTION rows of the case (SUBJECT_ID + first 6 digits
-    of CNT_ORDER), over all rows, in order of first appearance. In row_index order.
+    of CNT_ORDER), over all rows, in order of first appearance, "; "-joined as written;
+    case_number is the first of them that pipelines.normalize.case_numbers reads, normalized.
+    In row_index order.
     """
     return _counts([rows])
 
@@ -531,19 +533,25 @@ def _counts(holder: list[pl.DataFrame | pl.LazyFrame]) -> pl.DataFrame:
     )
 
     # Case numbers: OFN of the case's COURT ACTION rows, first appearance first. Repeats of the
-    # previous row's value are dropped first (cheap), so the hash step sees few rows. The result
-    # is laid out by case number (_case) so each count picks its case's values by position.
-    usable = ~pl.col("OFN").str.strip_chars().is_in(["", "NULL"])
-    per_case = (
+    # previous row's value are dropped first (cheap), so the hash step sees few rows. The primary
+    # case number is the first one the shared normalizer reads (blank and "NULL" are not numbers).
+    # The result is laid out by case (_case) so each count picks its case's values by position.
+    from pipelines.normalize.case_numbers import case_number_keys  # noqa: PLC0415
+
+    written = (
         frame.lazy()
         .filter((pl.col("STP_TYPE_DESCR") == "COURT ACTION") & (pl.col("OFN") != ""))
         .select("_case", "OFN")
         .filter(_run_starts(pl.col("_case"), pl.col("OFN")))
         .unique(maintain_order=True)
+        .collect()
+    )
+    per_case = (
+        case_number_keys(written, "OFN").lazy()
         .group_by("_case", maintain_order=True)
         .agg(
             pl.col("OFN").str.join("; ").alias("case_numbers"),
-            pl.col("OFN").filter(usable).first().str.strip_chars().alias("case_number"),
+            pl.col("normalized").drop_nulls().first().alias("case_number"),
         )
         .collect()
     )
