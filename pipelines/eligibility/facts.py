@@ -86,7 +86,8 @@ def conviction_facts(
 
     `counts` follows pipelines.model.COUNT (extra columns are ignored, except the DOJ extra
     ``is_pc290_registration`` when present); `persons` follows pipelines.model.PERSON (only
-    ``person_id`` and ``dob`` are read). Rows are sorted by person, then record order.
+    ``person_id`` and ``dob`` are read). Rows are in record order: DOJ input order (row_index),
+    then counts without a row_index in the order given.
     """
     return conviction_facts_lazy(counts, persons, county=county, compute_at=compute_at).collect(engine=ENGINE)
 
@@ -182,28 +183,28 @@ def conviction_facts_lazy(
     )
     dob = persons.group_by("person_id").agg(pl.col("dob").drop_nulls().first())
 
-    date = pl.col("event_date")
+    convicted_on = pl.col("event_date")
     facts = (
         conv.join(person, on="person_id", how="left")
         .join(record, on="person_id", how="left")
         .with_columns(pl.col("deceased").fill_null(False), pl.col("pc290_registration").fill_null(False))
         .join(dob, on="person_id", how="left")
         .with_columns(
-            date.alias("conviction_date"),
-            (date >= pl.lit(PROP64_DATE)).alias("convicted_on_or_after_prop64"),
-            _years(pl.col("dob"), date).alias("age_at_conviction"),
+            convicted_on.alias("conviction_date"),
+            (convicted_on >= pl.lit(PROP64_DATE)).alias("convicted_on_or_after_prop64"),
+            _years(pl.col("dob"), convicted_on).alias("age_at_conviction"),
             _years(pl.col("dob"), at).alias("age_at_compute_at"),
-            _years(date, at).alias("years_since_conviction"),
+            _years(convicted_on, at).alias("years_since_conviction"),
             _years(pl.col("last_conviction_date"), at).alias("years_since_last_conviction"),
             (pl.col("convictions_on_record") == pl.col("cannabis_convictions")).alias("only_cannabis_convictions"),
             pl.when(pl.col("is_cannabis"))
-            .then(date.rank("min").over(["person_id", "cannabis_section"]) - 1)
+            .then(convicted_on.rank("min").over(["person_id", "cannabis_section"]) - 1)
             .otherwise(0)
             .fill_null(0)
             .cast(pl.Int64)
             .alias("prior_same_section_convictions"),
-            (pl.col("_first_superstrike") < date).fill_null(False).alias("superstrike_before_conviction"),
-            ((pl.col("_first_pc290") < date) | (pl.col("_first_registration") < date))
+            (pl.col("_first_superstrike") < convicted_on).fill_null(False).alias("superstrike_before_conviction"),
+            ((pl.col("_first_pc290") < convicted_on) | (pl.col("_first_registration") < convicted_on))
             .fill_null(False)
             .alias("pc290_before_conviction"),
             pl.col("_sentence_end").alias("sentence_end"),
