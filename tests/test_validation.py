@@ -146,10 +146,10 @@ FAULTS: list[tuple[str, str, Callable[[F], F], dict, str, str | None]] = [
      "doj_input.columns_typed", "counts.event_date"),
     ("doj_input", "null person id on a count",
      lambda f: {**f, "counts": _at(f["counts"], 3, "person_id", None)}, {},
-     "doj_input.counts.person_id_present", "doj:S00000001:001001002000"),
+     "doj_input.counts.required_fields", "doj:S00000001:001001002000"),
     ("doj_input", "null count id",
      lambda f: {**f, "counts": _at(f["counts"], 3, "count_id", None)}, {},
-     "doj_input.counts.count_id_present", "row 4"),
+     "doj_input.counts.required_fields", "row 4"),
     ("doj_input", "duplicate count",
      lambda f: {**f, "counts": _dup(f["counts"], 2)}, {},
      "doj_input.counts.count_unique", "doj:S00000001:001001001000"),
@@ -208,10 +208,10 @@ FAULTS: list[tuple[str, str, Callable[[F], F], dict, str, str | None]] = [
      "determinations.relief_fits_determination", "doj:S00000001:001001001000"),
     ("determinations", "empty reason",
      lambda f: {**f, "determinations": _at(f["determinations"], 0, "reason", "  ")}, {},
-     "determinations.reason_present", "doj:S00000000:001001001000"),
+     "determinations.required_fields", "doj:S00000000:001001001000"),
     ("determinations", "no explanation",
      lambda f: {**f, "determinations": _at(f["determinations"], 0, "explanation", None)}, {},
-     "determinations.explanation_present", "doj:S00000000:001001001000"),
+     "determinations.required_fields", "doj:S00000000:001001001000"),
     ("determinations", "conviction after compute-at",
      lambda f: {**f, "counts": _at(f["counts"], 0, "event_date", dt.date(2030, 1, 1))}, {},
      "determinations.conviction_not_after_compute_at", "doj:S00000000:001001001000"),
@@ -229,7 +229,7 @@ FAULTS: list[tuple[str, str, Callable[[F], F], dict, str, str | None]] = [
      "determinations.conviction_known", "doj:S00000000:001001001000"),
     ("delivery", "delivery row with no case number",
      lambda f: {**f, "delivery": _at(f["delivery"], 1, "court_case_number", None)}, {},
-     "delivery.case_number_present", "doj:S00000000:001001002000"),
+     "delivery.required_fields", "doj:S00000000:001001002000"),
     ("delivery", "case number outside the court's pattern",
      lambda f: {**f, "delivery": _at(f["delivery"], 1, "court_case_number", "XY12")}, {},
      "delivery.case_number_format", "doj:S00000000:001001002000"),
@@ -278,6 +278,16 @@ def test_fault_fails_the_right_expectation_and_blocks(checkpoint, fault, inject,
     assert summary["blocked"] and expectation in {r["id"] for r in summary["results"] if not r["success"]}
 
 
+def test_failing_value_names_the_missing_field(county, tmp_path):
+    frames = dict(county.frames["delivery"])
+    frames["delivery"] = _at(_at(frames["delivery"], 1, "court_case_number", None), 2, "statute_as_convicted", "")
+    result = run(county, "delivery", tmp_path, frames=frames)
+    (outcome,) = [o for o in result.critical_failures if o.id == "delivery.required_fields"]
+    assert sorted(outcome.unexpected_values) == [("court_case_number", 1), ("statute_as_convicted", 1)]
+    assert outcome.row_ids == ["doj:S00000000:001001002000", "doj:S00000001:001001002000"]
+    assert "court_case_number x1" in outcome.describe()
+
+
 def test_warning_is_reported_but_does_not_block(county, tmp_path):
     frames = dict(county.frames["doj_input"])
     frames["persons"] = _at(frames["persons"], 2, "gender", "Q")
@@ -292,7 +302,7 @@ def test_row_ids_are_capped(county, tmp_path):
     frames = dict(county.frames["determinations"])
     frames["determinations"] = frames["determinations"].with_columns(pl.lit("").alias("reason"))
     result = run(county, "determinations", tmp_path, frames=frames, max_row_ids=3)
-    (outcome,) = [o for o in result.critical_failures if o.id == "determinations.reason_present"]
+    (outcome,) = [o for o in result.critical_failures if o.id == "determinations.required_fields"]
     assert outcome.unexpected_count == frames["determinations"].height
     assert len(outcome.row_ids) == 3
     assert "..." in outcome.describe()
@@ -324,8 +334,9 @@ def test_no_personal_data_in_results_docs_or_logs(county, tmp_path, caplog):
     frames["rows"] = _at(frames["rows"], 1, "PRI_DOB", "19719999")
     caplog.set_level(logging.DEBUG)
     result = run(county, "doj_input", tmp_path / "validation", frames=frames, docs=True)
-    assert {o.id for o in result.warnings} >= {"doj_input.persons.dob_plausible", "doj_input.persons.cii_format",
-                                               "doj_input.rows.dob_readable"}
+    assert {o.id for o in result.warnings} >= {"doj_input.persons.identity_well_formed", "doj_input.rows.dates_readable"}
+    (identity,) = [o for o in result.warnings if o.id == "doj_input.persons.identity_well_formed"]
+    assert identity.unexpected_values == [("cii,dob", 1)] and identity.row_ids == ["doj:S00000001"]
     secrets = ["2031-02-03", "20310203", "A1234", "19719999", "DOE1,JOHN", "JOHN", "1970-01-01", "19700101"]
     texts = [p.read_text(errors="replace") for p in (tmp_path / "validation").rglob("*")
              if p.is_file() and p.suffix in (".json", ".html", ".yml", ".yaml")]

@@ -24,6 +24,7 @@ import logging
 import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ import polars as pl
 import pipelines.runs  # noqa: F401 (umask 007: validation artefacts are not world-readable)
 from pipelines.errors import ValidationFailed
 from pipelines.validation.suites import ROOT, ExpectationSpec, SuiteSpec, gx_kwargs, load_suite
-from pipelines.validation.tables import Table, ValidationContext, prepare
+from pipelines.validation.tables import Table, ValidationContext, builders
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -43,6 +44,7 @@ SUMMARY_FORMAT = "autoclear.validation/1"
 # GX names this logger after its file; it reports config saves at INFO.
 _GX_VARIABLES_LOGGER = "great_expectations.data_context.data_context_variables"
 DATASOURCE = "autoclear"
+ASSET = "frames"
 DOCS_SITE = "run"
 
 
@@ -62,6 +64,9 @@ class ExpectationOutcome:
     row_ids: list[str]  # up to max_row_ids failing rows, by our ids
     row_id: str  # what the ids are ("count_id", "<source_file>:<source_line>", ...)
     kwargs: dict[str, Any]
+    # The most common failing values with their counts. Validated columns hold only codes, flags,
+    # counts, field names and conviction dates (tables.py), so these are never personal data.
+    unexpected_values: list[tuple[Any, int]] = field(default_factory=list)
     observed_value: Any = None
     error: str | None = None  # GX raised while evaluating (the expectation counts as failed)
 
@@ -77,15 +82,18 @@ class ExpectationOutcome:
         if self.unexpected_count is None:
             observed = f": observed {self.observed_value}" if self.observed_value is not None else ""
             return f"{what}{observed}"
+        values = ", ".join(f"{_show(v)} x{n}" for v, n in self.unexpected_values)
+        values = f" [{values}]" if values else ""
         ids = f"; {self.row_id}: {', '.join(self.row_ids)}" if self.row_ids else ""
         more = " ..." if self.row_ids and self.unexpected_count > len(self.row_ids) else ""
-        return f"{what}: {self.unexpected_count} of {self.rows} row(s){ids}{more}"
+        return f"{what}: {self.unexpected_count} of {self.rows} row(s){values}{ids}{more}"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "table": self.table, "type": self.type, "severity": self.severity,
             "why": self.why, "success": self.success, "rows": self.rows,
             "unexpected_count": self.unexpected_count, "unexpected_percent": self.unexpected_percent,
+            "unexpected_values": [{"value": _jsonable(v), "count": n} for v, n in self.unexpected_values],
             "row_id": self.row_id, "row_ids": self.row_ids, "kwargs": _jsonable(self.kwargs),
             "observed_value": _jsonable(self.observed_value), "error": self.error,
         }
@@ -182,24 +190,32 @@ def run_checkpoint(
     _check_context(suite, ctx)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o770)
+    build = builders(suite, frames, ctx)
 
-    tables = prepare(suite, frames, ctx)
-    prepared = time.perf_counter()
-
-    gx_run = _GxRun(out_dir)
-    identifiers = {}
+    timings: dict[str, float] = {"prepare": 0.0}
+    identifiers: dict[str, Any] = {}
     outcomes: list[ExpectationOutcome] = []
+    table_rows: dict[str, int] = {}
     run_time = dt.datetime.now(dt.UTC)
-    timings = {"prepare": prepared - started}
-    for table_name in suite.tables:
-        table = tables[table_name]
-        t0 = time.perf_counter()
-        identifier, gx_result = gx_run.validate(suite, table_name, table, ctx, run_time)
-        timings[f"validate.{table_name}"] = time.perf_counter() - t0
-        identifiers[table_name] = identifier
-        outcomes += _outcomes(suite, table_name, table, gx_result, ctx.max_row_ids)
+    # Tables are built (Polars, which releases the GIL) in a worker thread, one ahead of the
+    # table Great Expectations (single-threaded Python) is validating.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validation-prepare") as pool:
+        pending = {t: pool.submit(_build, build[t]) for t in suite.tables}
+        gx_run = _GxRun(out_dir)
+        checkpoints = gx_run.setup(suite, ctx)
+        setup_done = time.perf_counter()
+        timings["gx_setup"] = setup_done - started
+        for table_name in suite.tables:
+            table, frame, seconds = pending[table_name].result()
+            timings["prepare"] += seconds
+            t0 = time.perf_counter()
+            identifier, gx_result = gx_run.validate(checkpoints[table_name], frame, ctx, run_time)
+            timings[f"validate.{table_name}"] = time.perf_counter() - t0
+            identifiers[table_name] = identifier
+            table_rows[table_name] = table.frame.height
+            outcomes += _outcomes(suite, table_name, table, gx_result, ctx.max_row_ids)
     validated = time.perf_counter()
-    timings["validate"] = validated - prepared
+    timings["validate"] = validated - started  # wall time of validation, preparing tables included
 
     data_docs, pages = None, {}
     if ctx.build_docs:
@@ -208,8 +224,7 @@ def run_checkpoint(
 
     success = not any(o.blocking for o in outcomes)
     result = CheckpointResult(
-        checkpoint=name, success=success, outcomes=outcomes,
-        table_rows={t: tables[t].frame.height for t in suite.tables},
+        checkpoint=name, success=success, outcomes=outcomes, table_rows=table_rows,
         summary_path=out_dir / f"{name}.json", data_docs=data_docs, validation_pages=pages,
         context=ctx, suite_path=suite.path, timings=timings,
     )
@@ -220,6 +235,13 @@ def run_checkpoint(
             name, "passed" if success else "BLOCKED", len(outcomes), len(result.critical_failures),
             len(result.warnings), f"; Data Docs: {data_docs}" if data_docs else "")
     return result
+
+
+def _build(builder: Any) -> tuple[Table, Any, float]:
+    """Build one table and its pandas copy (worker thread); returns the time it took."""
+    t0 = time.perf_counter()
+    table = builder()
+    return table, table.frame.to_pandas(), time.perf_counter() - t0
 
 
 def gate(result: CheckpointResult) -> CheckpointResult:
@@ -290,48 +312,48 @@ class _GxRun:
             },
         )
         self.context = gx.get_context(mode="ephemeral", project_config=config)
-        self.datasource = self.context.data_sources.add_or_update_pandas(DATASOURCE)
+        # One dataframe asset and one whole-dataframe batch definition serve every table: the
+        # dataframe itself is given at run time, and the suite's name says which table it is.
+        datasource = self.context.data_sources.add_or_update_pandas(DATASOURCE)
+        asset = datasource.add_dataframe_asset(ASSET)
+        self.batch = asset.add_batch_definition_whole_dataframe("whole")
 
-    def validate(self, suite: SuiteSpec, table_name: str, table: Table, ctx: ValidationContext,
-                 run_time: dt.datetime) -> tuple[Any, Any]:
+    def setup(self, suite: SuiteSpec, ctx: ValidationContext) -> dict[str, Any]:
+        """A GX suite, validation definition and checkpoint per table; table -> checkpoint."""
         gx = self.gx
-        from great_expectations.core.run_identifier import RunIdentifier  # noqa: PLC0415
         from great_expectations.expectations.expectation_configuration import (  # noqa: PLC0415
             ExpectationConfiguration,
         )
 
-        name = f"{suite.checkpoint}.{table_name}"
-        try:
-            asset = self.datasource.get_asset(name)
-        except LookupError:
-            asset = self.datasource.add_dataframe_asset(name)
-        try:
-            batch = asset.get_batch_definition("whole")
-        except KeyError:
-            batch = asset.add_batch_definition_whole_dataframe("whole")
-        spec = suite.tables[table_name]
-        expectations = [
-            ExpectationConfiguration(
-                type=exp.type, kwargs=gx_kwargs(exp.kwargs), severity=exp.severity, notes=exp.why,
-                meta={"id": exp.id, "table": table_name},
-            ).to_domain_obj()
-            for exp in spec.expectations
-        ]
-        gx_suite = self.context.suites.add_or_update(gx.ExpectationSuite(
-            name=name, expectations=expectations,
-            meta={"checkpoint": suite.checkpoint, "table": table_name, "row": spec.row, "row_id": spec.row_id,
-                  "suite_file": suite.path.name if suite.path else None},
-        ))
-        definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=name, data=batch, suite=gx_suite))
-        checkpoint = self.context.checkpoints.add_or_update(gx.Checkpoint(
-            name=name, validation_definitions=[definition], actions=[],
-            # Failing rows come back as positions (pandas RangeIndex); tables.Table maps them to our ids.
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": ctx.max_row_ids},
-        ))
-        frame = table.frame.to_pandas()
+        checkpoints = {}
+        for table_name, spec in suite.tables.items():
+            name = f"{suite.checkpoint}.{table_name}"
+            expectations = [
+                ExpectationConfiguration(
+                    type=exp.type, kwargs=gx_kwargs(exp.kwargs), severity=exp.severity, notes=exp.why,
+                    meta={"id": exp.id, "table": table_name},
+                ).to_domain_obj()
+                for exp in spec.expectations
+            ]
+            gx_suite = self.context.suites.add_or_update(gx.ExpectationSuite(
+                name=name, expectations=expectations,
+                meta={"checkpoint": suite.checkpoint, "table": table_name, "row": spec.row, "row_id": spec.row_id,
+                      "suite_file": suite.path.name if suite.path else None},
+            ))
+            definition = self.context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=name, data=self.batch, suite=gx_suite))
+            checkpoints[table_name] = self.context.checkpoints.add_or_update(gx.Checkpoint(
+                name=name, validation_definitions=[definition], actions=[],
+                # Failing rows come back as positions (pandas RangeIndex); tables.Table maps them to our ids.
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": ctx.max_row_ids},
+            ))
+        return checkpoints
+
+    def validate(self, checkpoint: Any, frame: Any, ctx: ValidationContext, run_time: dt.datetime) -> tuple[Any, Any]:
+        from great_expectations.core.run_identifier import RunIdentifier  # noqa: PLC0415
+
         params = {k: v for k, v in ctx.gx_parameters().items() if v is not None}
-        run_id = RunIdentifier(run_name=ctx.run_id or suite.checkpoint, run_time=run_time)
+        run_id = RunIdentifier(run_name=ctx.run_id or "validation", run_time=run_time)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas/GX deprecation chatter; results are checked below
             result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=params,
@@ -384,6 +406,8 @@ def _outcome(exp: ExpectationSpec, table_name: str, row_id: str, table: Table, r
     positions = [int(p) for p in (res.get("partial_unexpected_index_list") or []) if _is_int(p)][:max_row_ids]
     unexpected = res.get("unexpected_count")
     percent = res.get("unexpected_percent")
+    values = [(c.get("value"), int(c.get("count", 0))) for c in (res.get("partial_unexpected_counts") or [])
+              if isinstance(c, dict) and "value" in c][:max_row_ids]
     observed = res.get("observed_value")
     return ExpectationOutcome(
         **common,
@@ -392,6 +416,7 @@ def _outcome(exp: ExpectationSpec, table_name: str, row_id: str, table: Table, r
         unexpected_count=_int(unexpected),
         unexpected_percent=round(float(percent), 6) if percent is not None else None,
         row_ids=table.row_ids(positions) if not r.success else [],
+        unexpected_values=values if not r.success else [],
         observed_value=observed if isinstance(observed, int | float | str | bool) else None,
         error=error,
     )
@@ -408,6 +433,14 @@ def _exception(info: Any) -> str | None:
             if isinstance(value, dict) and value.get("exception_message"):
                 return str(value["exception_message"]).splitlines()[0]
     return None
+
+
+def _show(value: Any) -> str:
+    if value == "":
+        return '""'
+    if isinstance(value, list | tuple):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    return str(_jsonable(value))
 
 
 def _is_int(value: Any) -> bool:

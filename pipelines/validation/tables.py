@@ -34,6 +34,12 @@ Frame = pl.DataFrame | pl.LazyFrame
 # count whose code could not be read still counts on the section, as eligibility does.
 CANNABIS_SECTIONS = ("11357", "11358", "11359", "11360")
 ACTIONS = model.DELIVERY_ACTIONS
+# Known values of the DOJ code fields (DOMAIN.md section 3); others are reported, not fatal.
+DOJ_CODES: dict[str, list[str]] = {
+    "OFFENSE_TOC": ["F", "M", "I"],
+    "CONV_STAT_DESCR": ["FELONY", "MISDEMEANOR", "INFRACTION"],
+    "SENT_TIME_CODE": ["D", "M", "Y"],
+}
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,20 @@ def trimmed(name: str) -> pl.Expr:
     """The value trimmed, blank as null."""
     text = pl.col(name).cast(pl.String).str.strip_chars()
     return pl.when(text.str.len_bytes() > 0).then(text)
+
+
+def missing_fields(schema: Mapping[str, pl.DataType], names: list[str]) -> pl.Expr:
+    """Comma-joined names of the columns that are blank or null on this row ("" when none)."""
+    parts = [
+        pl.when(~present(n) if schema[n] == pl.String else pl.col(n).is_null()).then(pl.lit(n))
+        for n in names
+    ]
+    return pl.concat_str(parts, separator=",", ignore_nulls=True).fill_null("")
+
+
+def or_missing(name: str) -> pl.Expr:
+    """The value, with null shown as "(missing)" (so one in-set check also catches a null)."""
+    return pl.col(name).cast(pl.String).fill_null("(missing)")
 
 
 def occurrences(*names: str) -> pl.Expr:
@@ -256,49 +276,45 @@ def files_table(rows: Frame | None, stats: Frame | None, quarantine: Frame | Non
     )
 
 
-def counts_table(counts: Frame | None, persons: Frame | None, *, id_pattern: str, county_check: bool) -> Table:
+def counts_table(counts: Frame | None, persons: Frame | None, *, id_pattern: str, required: list[str]) -> Table:
     """One row per count of a source (DOJ or court)."""
     cols = {c: model.COUNT[c] for c in (
         "count_id", "person_id", "case_id", "case_number", "county", "count_number", "step_type",
         "event_date", "disposition", "level", "is_conviction", "source_line")}
     c = safe(counts, cols)
     person_ids = safe(persons, {"person_id": pl.String})["person_id"].drop_nulls()
-    disposition = pl.col("disposition").cast(pl.String)
     table = c.select(
-        present("count_id").alias("count_id_present"),
+        missing_fields(cols, required).alias("missing_fields"),
         matches("count_id", id_pattern).alias("count_id_well_formed"),
         occurrences("count_id").alias("count_occurrences"),
-        present("person_id").alias("person_id_present"),
-        present("case_id").alias("case_id_present"),
-        present("case_number").alias("case_number_present"),
         (pl.col("person_id").is_in(person_ids.implode()) | pl.col("person_id").is_null())
         .fill_null(False).alias("person_known"),
-        trimmed("step_type").alias("step_type"),
-        trimmed("disposition").alias("disposition"),
-        trimmed("level").alias("level"),
-        trimmed("county").alias("county"),
-        pl.col("count_number").cast(pl.Int64),
-        (pl.col("is_conviction").fill_null(False) == (disposition == "convicted").fill_null(False))
+        "step_type",
+        or_missing("disposition").alias("disposition"),
+        "level",
+        "county",
+        "count_number",
+        (pl.col("is_conviction").fill_null(False) == (pl.col("disposition") == "convicted").fill_null(False))
         .alias("conviction_flag_consistent"),
         (~pl.col("is_conviction").fill_null(False) | pl.col("event_date").is_not_null()).alias("conviction_dated"),
         "event_date",
-        "source_line",
     )
-    if not county_check:
-        table = table.drop("case_number_present", "count_number")
     return _table(table, c.select("count_id"), pl.col("count_id"))
 
 
 def persons_table(persons: Frame | None, *, compute_at: dt.date | None) -> Table:
-    """One row per person of a source. Identity fields become "well formed" booleans only."""
+    """One row per person of a source. Identity fields are only ever reduced to "malformed"."""
     p = safe(persons, {c: model.PERSON[c] for c in ("person_id", "cii", "ssn", "dob", "gender")})
+    malformed = [
+        pl.when(~matches("cii", r"\d{9}")).then(pl.lit("cii")),
+        pl.when(~matches("ssn", r"\d{9}")).then(pl.lit("ssn")),
+        pl.when(~in_range("dob", dt.date(1900, 1, 1), compute_at)).then(pl.lit("dob")),
+    ]
     table = p.select(
         present("person_id").alias("person_id_present"),
         occurrences("person_id").alias("person_occurrences"),
-        matches("cii", r"\d{9}").alias("cii_well_formed"),
-        matches("ssn", r"\d{9}").alias("ssn_well_formed"),
-        in_range("dob", dt.date(1900, 1, 1), compute_at).alias("dob_plausible"),
-        trimmed("gender").alias("gender"),
+        pl.concat_str(malformed, separator=",", ignore_nulls=True).fill_null("").alias("malformed_identity"),
+        "gender",
     )
     return _table(table, p.select("person_id"), pl.col("person_id"))
 
@@ -319,52 +335,71 @@ def _need(frames: Mapping[str, Frame | None], suite: SuiteSpec) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# One preparer per checkpoint: frames + context -> {table name: Table}
+# One preparer per checkpoint: frames + context -> {table name: a function that builds the table}.
+# Tables are built on demand (run_checkpoint builds the next one in a worker thread while Great
+# Expectations validates the current one: Polars releases the GIL, GX is single-threaded Python).
+
+Builders = dict[str, Callable[[], Table]]
 
 
-def doj_input(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> dict[str, Table]:
-    rows = safe(frames["rows"], {**suite.frames["rows"].required_columns()})
-    convicted = pl.col("DISP_DESCR").cast(pl.String).str.strip_chars().str.starts_with("CONVICTED").fill_null(False)
-    rows_table = rows.select(
-        "source_line",
-        "row_index",
-        occurrences("source_file", "source_line").alias("line_occurrences"),
-        present("SUBJECT_ID").alias("subject_id_present"),
-        matches("CNT_ORDER", r"\d{12}").and_(present("CNT_ORDER")).alias("cnt_order_well_formed"),
-        (~convicted | yyyymmdd("STP_EVENT_DATE").is_not_null()).alias("conviction_date_readable"),
-        date_readable("STP_EVENT_DATE").alias("event_date_readable"),
-        yyyymmdd("STP_EVENT_DATE").alias("event_date"),
-        date_readable("PRI_DOB").alias("dob_readable"),
-        trimmed("STP_ORI_CNTY_NAME").alias("event_county"),
-        trimmed("OFFENSE_TOC").alias("offense_toc"),
-        trimmed("CONV_STAT_DESCR").alias("conv_stat"),
-        trimmed("SENT_TIME_CODE").alias("sent_time_code"),
-    )
+def doj_input(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> Builders:
+    def rows() -> Table:
+        r = safe(frames["rows"], suite.frames["rows"].required_columns()).with_columns(
+            yyyymmdd("STP_EVENT_DATE").alias("event_date"),
+            pl.col("DISP_DESCR").str.strip_chars().str.starts_with("CONVICTED").fill_null(False).alias("_convicted"),
+        )
+        dob = yyyymmdd("PRI_DOB")
+        unreadable = [
+            pl.when(present("STP_EVENT_DATE") & pl.col("event_date").is_null()).then(pl.lit("STP_EVENT_DATE")),
+            pl.when(present("PRI_DOB") & dob.is_null()).then(pl.lit("PRI_DOB")),
+        ]
+        unknown = [
+            pl.when(trimmed(field).is_not_null() & ~trimmed(field).is_in(allowed)).then(pl.lit(field))
+            for field, allowed in DOJ_CODES.items()
+        ]
+        table = r.select(
+            pl.col("source_line").fill_null(0).alias("line_number"),
+            "row_index",
+            occurrences("source_file", "source_line").alias("line_occurrences"),
+            present("SUBJECT_ID").alias("subject_id_present"),
+            matches("CNT_ORDER", r"\d{12}").and_(present("CNT_ORDER")).alias("cnt_order_well_formed"),
+            (~pl.col("_convicted") | pl.col("event_date").is_not_null()).alias("conviction_date_readable"),
+            pl.concat_str(unreadable, separator=",", ignore_nulls=True).fill_null("").alias("unreadable_dates"),
+            "event_date",
+            trimmed("STP_ORI_CNTY_NAME").alias("event_county"),
+            pl.concat_str(unknown, separator=",", ignore_nulls=True).fill_null("").alias("unknown_codes"),
+        )
+        return _table(table, r.select("source_file", "source_line"), _line_id())
+
     return {
-        "schema": schema_table(suite, frames),
-        "rows": _table(rows_table, rows.select("source_file", "source_line"), _line_id()),
-        "counts": counts_table(frames["counts"], frames["persons"], id_pattern=r"doj:[^:]+:\d{12}",
-                               county_check=False),
-        "persons": persons_table(frames["persons"], compute_at=ctx.compute_at),
-        "files": files_table(frames["rows"], frames["stats"], frames.get("quarantine")),
+        "schema": lambda: schema_table(suite, frames),
+        "rows": rows,
+        "counts": lambda: counts_table(frames["counts"], frames["persons"], id_pattern=r"doj:[^:]+:\d{12}",
+                                       required=["count_id", "person_id", "case_id", "source_line"]),
+        "persons": lambda: persons_table(frames["persons"], compute_at=ctx.compute_at),
+        "files": lambda: files_table(frames["rows"], frames["stats"], frames.get("quarantine")),
     }
 
 
-def court_input(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> dict[str, Table]:
-    rows = safe(frames["rows"], suite.frames["rows"].required_columns())
-    rows_table = rows.select(
-        "source_line",
-        occurrences("source_file", "source_line").alias("line_occurrences"),
-        present("case_number").alias("case_number_present"),
-        trimmed("disposition_class").alias("disposition_class"),
-    )
+def court_input(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> Builders:
+    def rows() -> Table:
+        r = safe(frames["rows"], suite.frames["rows"].required_columns())
+        table = r.select(
+            pl.col("source_line").fill_null(0).alias("line_number"),
+            occurrences("source_file", "source_line").alias("line_occurrences"),
+            present("case_number").alias("case_number_present"),
+            or_missing("disposition_class").alias("disposition_class"),
+        )
+        return _table(table, r.select("source_file", "source_line"), _line_id())
+
     return {
-        "schema": schema_table(suite, frames),
-        "rows": _table(rows_table, rows.select("source_file", "source_line"), _line_id()),
-        "counts": counts_table(frames["counts"], frames["persons"], id_pattern=r"court:[^:]+:[^:]+:\d+",
-                               county_check=True),
-        "persons": persons_table(frames["persons"], compute_at=ctx.compute_at),
-        "files": files_table(frames["rows"], frames["stats"], frames.get("quarantine")),
+        "schema": lambda: schema_table(suite, frames),
+        "rows": rows,
+        "counts": lambda: counts_table(frames["counts"], frames["persons"], id_pattern=r"court:[^:]+:[^:]+:\d+",
+                                       required=["count_id", "person_id", "case_number", "count_number", "county",
+                                                 "source_line"]),
+        "persons": lambda: persons_table(frames["persons"], compute_at=ctx.compute_at),
+        "files": lambda: files_table(frames["rows"], frames["stats"], frames.get("quarantine")),
     }
 
 
@@ -378,7 +413,7 @@ def _per_count(referenced: pl.DataFrame, known: pl.DataFrame | None) -> pl.DataF
     """
     mentions = referenced.select(pl.col("count_id").cast(pl.String), pl.lit(1, pl.Int64).alias("_mention"))
     if known is None:
-        both = mentions.with_columns(pl.lit(None, pl.Boolean).alias("_known"), pl.lit(False).alias("in_scope"))
+        both = mentions.with_columns(pl.lit(False).alias("in_scope"))
         extras: list[str] = []
     else:
         extras = [c for c in known.columns if c not in ("count_id", "in_scope")]
@@ -413,120 +448,127 @@ def _classified_counts(referenced: pl.Series, counts: Frame | None) -> Table:
     return _table(table, per.select("count_id"), pl.col("count_id"))
 
 
-def reconciled(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> dict[str, Table]:
+def reconciled(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> Builders:
     r = safe(frames["reconciled"], model.RECONCILED)
-    cls = pl.col("classification")
-    has_court = present("court_count_id")
-    has_doj = present("doj_count_id")
-    matched = (cls == "matched").fill_null(False)
-    table = r.select(
-        "classification",
-        "match_probability",
-        pl.when(cls == "matched").then(has_court & has_doj)
-        .when(cls == "court_only").then(has_court & ~has_doj)
-        .when(cls == "doj_only").then(~has_court & has_doj)
-        .otherwise(True)  # an unknown classification is reported by classification_known
-        .alias("ids_fit_classification"),
-        (~matched | present("agreement")).alias("match_evidence_present"),
-        (~matched | pl.col("match_probability").is_not_null()).alias("matched_has_probability"),
-        present("person_key").alias("person_key_present"),
-    )
-    return {
-        "schema": schema_table(suite, frames),
-        "reconciled": _table(table, r.select("court_count_id", "doj_count_id"),
-                             pl.coalesce("court_count_id", "doj_count_id")),
-        "court_counts": _classified_counts(r["court_count_id"], frames["court_counts"]),
-        "doj_counts": _classified_counts(r["doj_count_id"], frames.get("doj_counts")),
-    }
 
-
-def determinations(frames: Mapping[str, Frame | None], ctx: ValidationContext,
-                   suite: SuiteSpec) -> dict[str, Table]:
-    d = safe(frames["determinations"], model.DETERMINATION)
-    counts = safe(frames["counts"], suite.frames["counts"].required_columns())
-    in_county = (pl.col("county").str.to_uppercase() == ctx.county) if ctx.county else pl.lit(True)
-    convictions = counts.filter(pl.col("is_conviction").fill_null(False)).select(
-        "count_id", (is_cannabis() & in_county).fill_null(False).alias("in_scope"),
-        pl.col("event_date").alias("conviction_date"),
-    )
-    per = _per_count(d.select("count_id"), convictions)
-    decided = pl.col("times") > 0
-    per_table = per.select(
-        pl.when(pl.col("in_scope") | decided).then(pl.col("times")).alias("determinations"),
-        (~decided | pl.col("is_known")).alias("decided_count_is_conviction"),
-        pl.when(decided).then(pl.col("conviction_date")).alias("conviction_date"),
-        pl.when(decided).then(pl.col("conviction_date").is_not_null()).alias("conviction_dated"),
-    )
-    actionable = pl.col("relief").is_in(["dismiss_and_seal", "redesignate_misdemeanor", "redesignate_infraction",
-                                         "recall_and_resentence"]).fill_null(False)
-    table = d.select(
-        present("count_id").alias("count_id_present"),
-        "determination",
-        "relief",
-        pl.format("{} -> {}", "determination", "relief").alias("determination_and_relief"),
-        present("reason").alias("reason_present"),
-        present("explanation").alias("explanation_present"),
-        present("rule_id").alias("rule_id_present"),
-        "compute_at",
-        "county",
-        (~actionable | present("statutory_basis")).alias("basis_present_for_relief"),
-        "resulting_level",
-    )
-    return {
-        "schema": schema_table(suite, frames),
-        "determinations": _table(table, d.select("count_id"), pl.col("count_id")),
-        "convictions": _table(per_table, per.select("count_id"), pl.col("count_id")),
-    }
-
-
-def delivery(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> dict[str, Table]:
-    rows = safe(frames["delivery"], model.DELIVERY_ROW)
-    det_given = frames.get("determinations") is not None
-    if det_given:
-        det = safe(frames["determinations"], {"count_id": pl.String, "determination": pl.String,
-                                              "relief": pl.String})
-        rows = rows.join(
-            det.unique("count_id", keep="first", maintain_order=True).rename(
-                {"determination": "_det_determination", "relief": "_det_relief"}),
-            on="count_id", how="left", maintain_order="left",
+    def rows() -> Table:
+        cls = pl.col("classification")
+        has_court = present("court_count_id")
+        has_doj = present("doj_count_id")
+        matched = (cls == "matched").fill_null(False)
+        table = r.select(
+            or_missing("classification").alias("classification"),
+            "match_probability",
+            pl.when(cls == "matched").then(has_court & has_doj)
+            .when(cls == "court_only").then(has_court & ~has_doj)
+            .when(cls == "doj_only").then(~has_court & has_doj)
+            .otherwise(True)  # an unknown classification is reported by classification_known
+            .alias("ids_fit_classification"),
+            (~matched | present("agreement")).alias("match_evidence_present"),
+            (~matched | pl.col("match_probability").is_not_null()).alias("matched_has_probability"),
+            present("person_key").alias("person_key_present"),
         )
-        agrees = ((pl.col("_det_determination") == pl.col("determination"))
-                  & (pl.col("_det_relief") == pl.col("relief"))).fill_null(False)
-    else:
-        agrees = pl.lit(True)
-    pattern = ctx.case_number_pattern
-    table = rows.select(
-        present("delivery_id").alias("delivery_id_present"),
-        occurrences("delivery_id").alias("delivery_occurrences"),
-        trimmed("action").alias("action"),
-        trimmed("county").str.to_uppercase().alias("county"),
-        present("court_case_number").alias("case_number_present"),
-        (matches("court_case_number", pattern) if pattern else pl.lit(True)).alias("case_number_matches_pattern"),
-        pl.col("count_number").cast(pl.Int64),
-        occurrences("court_case_number", "count_number").alias("case_count_occurrences"),
-        present("statute_as_convicted").alias("statute_present"),
-        trimmed("level_as_convicted").alias("level_as_convicted"),
-        "conviction_date",
-        present("defendant_name").alias("defendant_name_present"),
-        pl.col("dob").is_not_null().alias("dob_present"),
-        present("cii").alias("cii_present"),
-        present("courthouse").alias("courthouse_present"),
-        trimmed("determination").alias("determination"),
-        trimmed("relief").alias("relief"),
-        pl.format("{} -> {}", trimmed("determination"), trimmed("relief")).alias("determination_and_relief"),
-        present("statutory_basis").alias("statutory_basis_present"),
-        trimmed("source").alias("source"),
-        present("count_id").alias("count_id_present"),
-        agrees.alias("matches_determination"),
-        trimmed("run_id").alias("run_id"),
-    )
-    if not pattern:
-        # Without a pattern the format check cannot pass: say so instead of passing silently.
-        table = table.with_columns(pl.lit(False).alias("case_number_matches_pattern"))
+        return _table(table, r.select("court_count_id", "doj_count_id"), pl.coalesce("court_count_id", "doj_count_id"))
+
     return {
-        "schema": schema_table(suite, frames),
-        "delivery": _table(table, rows.select("count_id", "delivery_id"), pl.coalesce("count_id", "delivery_id")),
-        "row_counts": _row_counts(rows, ctx.expected_rows),
+        "schema": lambda: schema_table(suite, frames),
+        "reconciled": rows,
+        "court_counts": lambda: _classified_counts(r["court_count_id"], frames["court_counts"]),
+        "doj_counts": lambda: _classified_counts(r["doj_count_id"], frames.get("doj_counts")),
+    }
+
+
+def determinations(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> Builders:
+    d = safe(frames["determinations"], model.DETERMINATION)
+
+    def rows() -> Table:
+        actionable = pl.col("relief").is_in(ACTIONABLE_RELIEFS).fill_null(False)
+        table = d.select(
+            missing_fields(model.DETERMINATION, ["count_id", "reason", "explanation"]).alias("missing_fields"),
+            or_missing("determination").alias("determination"),
+            or_missing("relief").alias("relief"),
+            pl.format("{} -> {}", or_missing("determination"), or_missing("relief")).alias("determination_and_relief"),
+            present("rule_id").alias("rule_id_present"),
+            "compute_at",
+            "county",
+            (~actionable | present("statutory_basis")).alias("basis_present_for_relief"),
+            "resulting_level",
+        )
+        return _table(table, d.select("count_id"), pl.col("count_id"))
+
+    def convictions() -> Table:
+        counts = safe(frames["counts"], suite.frames["counts"].required_columns())
+        in_county = (pl.col("county").str.to_uppercase() == ctx.county) if ctx.county else pl.lit(True)
+        known = counts.filter(pl.col("is_conviction").fill_null(False)).select(
+            "count_id", (is_cannabis() & in_county).fill_null(False).alias("in_scope"),
+            pl.col("event_date").alias("conviction_date"),
+        )
+        per = _per_count(d.select("count_id"), known)
+        decided = pl.col("times") > 0
+        table = per.select(
+            pl.when(pl.col("in_scope") | decided).then(pl.col("times")).alias("determinations"),
+            (~decided | pl.col("is_known")).alias("decided_count_is_conviction"),
+            pl.when(decided).then(pl.col("conviction_date")).alias("conviction_date"),
+            pl.when(decided).then(pl.col("conviction_date").is_not_null()).alias("conviction_dated"),
+        )
+        return _table(table, per.select("count_id"), pl.col("count_id"))
+
+    return {"schema": lambda: schema_table(suite, frames), "determinations": rows, "convictions": convictions}
+
+
+# What the court needs on every delivered row (DOMAIN.md section 7).
+DELIVERY_REQUIRED = [
+    "delivery_id", "action", "county", "court_case_number", "count_number", "statute_as_convicted",
+    "level_as_convicted", "conviction_date", "defendant_name", "determination", "relief", "statutory_basis",
+    "source", "count_id",
+]
+ACTIONABLE_RELIEFS = ["dismiss_and_seal", "redesignate_misdemeanor", "redesignate_infraction", "recall_and_resentence"]
+
+
+def delivery(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: SuiteSpec) -> Builders:
+    delivered = safe(frames["delivery"], model.DELIVERY_ROW)
+
+    def rows() -> Table:
+        r = delivered
+        if frames.get("determinations") is not None:
+            det = safe(frames["determinations"], {"count_id": pl.String, "determination": pl.String,
+                                                  "relief": pl.String}).rename(
+                {"determination": "_det_determination", "relief": "_det_relief"})
+            try:  # one determination per count (checked by the determinations checkpoint)
+                r = r.join(det, on="count_id", how="left", maintain_order="left", validate="m:1")
+            except pl.exceptions.ComputeError:
+                r = r.join(det.unique("count_id", keep="first", maintain_order=True), on="count_id", how="left",
+                           maintain_order="left")
+            agrees = ((pl.col("_det_determination") == pl.col("determination"))
+                      & (pl.col("_det_relief") == pl.col("relief"))).fill_null(False)
+        else:
+            agrees = pl.lit(True)
+        pattern = ctx.case_number_pattern
+        table = r.select(
+            missing_fields(model.DELIVERY_ROW, DELIVERY_REQUIRED).alias("missing_fields"),
+            missing_fields(model.DELIVERY_ROW, ["dob", "cii", "courthouse"]).alias("missing_recommended"),
+            occurrences("delivery_id").alias("delivery_occurrences"),
+            "action",
+            "county",
+            # Without a pattern the format check cannot pass: it says so instead of passing silently.
+            (matches("court_case_number", pattern) if pattern else pl.lit(False)).alias("case_number_matches_pattern"),
+            "count_number",
+            occurrences("court_case_number", "count_number").alias("case_count_occurrences"),
+            "level_as_convicted",
+            "conviction_date",
+            "determination",
+            "relief",
+            pl.format("{} -> {}", or_missing("determination"), or_missing("relief")).alias("determination_and_relief"),
+            "source",
+            agrees.alias("matches_determination"),
+            "run_id",
+        )
+        return _table(table, r.select("count_id", "delivery_id"), pl.coalesce("count_id", "delivery_id"))
+
+    return {
+        "schema": lambda: schema_table(suite, frames),
+        "delivery": rows,
+        "row_counts": lambda: _row_counts(delivered, ctx.expected_rows),
     }
 
 
@@ -551,7 +593,7 @@ def _row_counts(rows: pl.DataFrame, expected: int | Mapping[str, int] | None) ->
     return _table(table.select("delivered", "expected"), table.select("action"), pl.col("action"))
 
 
-PREPARERS: dict[str, Callable[[Mapping[str, Frame | None], ValidationContext, SuiteSpec], dict[str, Table]]] = {
+PREPARERS: dict[str, Callable[[Mapping[str, Frame | None], ValidationContext, SuiteSpec], Builders]] = {
     "doj_input": doj_input,
     "court_input": court_input,
     "reconciled": reconciled,
@@ -560,19 +602,35 @@ PREPARERS: dict[str, Callable[[Mapping[str, Frame | None], ValidationContext, Su
 }
 
 
-def prepare(suite: SuiteSpec, frames: Mapping[str, Any], ctx: ValidationContext) -> dict[str, Table]:
-    """The tables of `suite`'s checkpoint, computed from `frames`."""
+def builders(suite: SuiteSpec, frames: Mapping[str, Any], ctx: ValidationContext) -> Builders:
+    """For each table of `suite`'s checkpoint, a function that builds it from `frames`.
+
+    Raises ValueError when a required frame is missing or a frame is not one the suite takes.
+    """
     frames = {name: _as_frame(value) for name, value in frames.items()}
     _need(frames, suite)
-    tables = PREPARERS[suite.checkpoint](frames, ctx, suite)
-    for name, spec in suite.tables.items():
-        if name not in tables:
-            raise RuntimeError(f"{suite.checkpoint}: no table {name!r} was prepared")  # a bug here, not bad input
-        wanted = {c for exp in spec.expectations for c in exp.columns()}
-        lacking = wanted - set(tables[name].frame.columns)
-        if lacking:
-            raise RuntimeError(f"{suite.checkpoint}.{name}: expectations read {sorted(lacking)}, not prepared")
-    return tables
+    made = PREPARERS[suite.checkpoint](frames, ctx, suite)
+    missing = [name for name in suite.tables if name not in made]
+    if missing:  # pragma: no cover - a bug here, not bad input
+        raise RuntimeError(f"{suite.checkpoint}: no builder for table(s) {missing}")
+
+    def checked(name: str) -> Callable[[], Table]:
+        def build() -> Table:
+            table = made[name]()
+            wanted = {c for exp in suite.tables[name].expectations for c in exp.columns()}
+            lacking = wanted - set(table.frame.columns)
+            if lacking:  # pragma: no cover - a bug here, not bad input
+                raise RuntimeError(f"{suite.checkpoint}.{name}: expectations read {sorted(lacking)}, not prepared")
+            return table
+
+        return build
+
+    return {name: checked(name) for name in suite.tables}
+
+
+def prepare(suite: SuiteSpec, frames: Mapping[str, Any], ctx: ValidationContext) -> dict[str, Table]:
+    """Every table of `suite`'s checkpoint, built from `frames` (in table order)."""
+    return {name: build() for name, build in builders(suite, frames, ctx).items()}
 
 
 def _as_frame(value: Any) -> Frame | None:
