@@ -149,7 +149,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("history")
     def history_cmd(
-        county: Annotated[str, typer.Option(help="County (config name or county name)")],
+        county: Annotated[str | None, typer.Option(
+            help="County (config name or county name); every county in the ledger when left out")] = None,
         ledger_url: LedgerUrl = None,
         workdir: Workdir = Path("work"),
         as_json: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
@@ -161,29 +162,32 @@ def register(app: typer.Typer) -> None:
         from pipelines.errors import AutoclearError
         from pipelines.ledger.store import Ledger
 
-        name = _county_name(county)
         try:
             with Ledger(ledger_url, workdir=workdir) as ledger:
-                deliveries = ledger.history(name)
+                names = [_county_name(county)] if county else ledger.counties()
+                found = {name: ledger.history(name) for name in names}
         except AutoclearError as exc:
             _fail(exc)
         if as_json:
-            typer.echo(json.dumps({"county": name, "deliveries": deliveries}, indent=2, default=str))
+            payload = ({"county": names[0], "deliveries": found[names[0]]} if county
+                       else {"counties": [{"county": n, "deliveries": d} for n, d in found.items()]})
+            typer.echo(json.dumps(payload, indent=2, default=str))
             return
         console = Console()
-        if not deliveries:
-            console.print(f"no deliveries recorded for {name}")
+        if not any(found.values()):
+            console.print(f"no deliveries recorded for {names[0] if county else 'any county'}")
             return
-        table = Table(title=f"deliveries to the {name.title()} court")
-        for col in ("delivery", "status", "published (UTC)", "new", "corr.", "withdr.", "accepted", "rejected",
-                    "awaiting", "run"):
-            numeric = col in ("new", "corr.", "withdr.", "accepted", "rejected", "awaiting")
-            table.add_column(col, justify="right" if numeric else "left", no_wrap=col == "delivery")
-        for d in deliveries:
-            table.add_row(
-                d["delivery"], d["status"], (d["published_at"] or "")[:16].replace("T", " "),
-                str(d["rows"]["new"]), str(d["rows"]["correction"]), str(d["rows"]["withdrawal"]),
-                str(d["court"]["accepted"]), str(d["court"]["rejected"]), str(d["court"]["awaiting"]),
-                d["run_id"][:12],
-            )
-        console.print(table)
+        for name, deliveries in found.items():
+            table = Table(title=f"deliveries to the {name.title()} court")
+            for col in ("delivery", "status", "published (UTC)", "new", "corr.", "withdr.", "accepted", "rejected",
+                        "awaiting", "run"):
+                numeric = col in ("new", "corr.", "withdr.", "accepted", "rejected", "awaiting")
+                table.add_column(col, justify="right" if numeric else "left", no_wrap=col == "delivery")
+            for d in deliveries:
+                table.add_row(
+                    d["delivery"], d["status"], (d["published_at"] or "")[:16].replace("T", " "),
+                    str(d["rows"]["new"]), str(d["rows"]["correction"]), str(d["rows"]["withdrawal"]),
+                    str(d["court"]["accepted"]), str(d["court"]["rejected"]), str(d["court"]["awaiting"]),
+                    d["run_id"][:12],
+                )
+            console.print(table)

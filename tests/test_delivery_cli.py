@@ -76,6 +76,8 @@ def test_deliver_ack_history(run_dir, tmp_path):
     assert data["deliveries"][0]["court"] == {"accepted": len(ids) - 1, "rejected": 1, "awaiting": 0}
     table = runner.invoke(app, ["history", "--county", "los_angeles", "--workdir", str(workdir)])
     assert "los_angeles_00001" in table.output
+    every = runner.invoke(app, ["history", "--workdir", str(workdir), "--json"])
+    assert [c["county"] for c in json.loads(every.stdout)["counties"]] == ["LOS ANGELES"]
 
     # no names or dates of birth on the terminal
     persons = sample_frames(100)["persons"]
