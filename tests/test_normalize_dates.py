@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.normalize.dates import DATE_FORMATS, dob_pivot, is_invalid, is_missing, parse_date
+from pipelines.normalize.dates import (
+    DATE_FORMATS,
+    TWO_DIGIT_YEAR_FORMATS,
+    dob_pivot,
+    is_invalid,
+    is_missing,
+    parse_date,
+    parse_four_digit_year,
+)
 
 
 def parse(values: list[str | None], fmt: str, pivot: int = 2024, latest: int | None = None) -> list[date | None]:
@@ -90,3 +98,17 @@ def test_property_every_written_form_parses_back(days: list[date], fmt: str) -> 
     assert set(_STRF) == set(DATE_FORMATS)
     written = [d.strftime(_STRF[fmt]) for d in days]
     assert parse(written, fmt, pivot=2024) == days
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.dates(min_value=date(1890, 1, 1), max_value=date(2030, 12, 31)).map(str),
+                          st.text(alphabet="0123456789-/ T:", max_size=19)), min_size=1, max_size=30),
+       st.sampled_from([f for f in DATE_FORMATS if f not in TWO_DIGIT_YEAR_FORMATS]))
+def test_property_fast_path_agrees_with_parse_date(values: list[str], fmt: str) -> None:
+    """The per-row fast path for four-digit years gives exactly what parse_date gives."""
+    frame = pl.DataFrame({"raw": values}, schema={"raw": pl.String})
+    out = frame.select(
+        parse_date(pl.col("raw"), fmt, pivot_year=2024).alias("slow"),
+        parse_four_digit_year(pl.col("raw"), fmt, latest_year=2025).alias("fast"),
+    )
+    assert out["slow"].to_list() == out["fast"].to_list()

@@ -142,6 +142,42 @@ def parse_date(
     return choose_century(date_candidates(raw, fmt), pivot_year=pivot_year, latest_year=latest_year)
 
 
+_STRPTIME = {"YYYYMMDD": "%Y%m%d", "YYYY-MM-DD": "%Y-%m-%d", "MM/DD/YYYY": "%m/%d/%Y", "MMDDYYYY": "%m%d%Y"}
+
+
+def _four_digit_series(values: pl.Series, fmt: str, latest_year: int) -> pl.Series:
+    frame = pl.DataFrame({"s": values.cast(pl.String).str.strip_chars()})
+    s, d = pl.col("s"), pl.col("d")
+    frame = frame.with_columns(s.str.contains(_SHAPES[fmt][0]).alias("ok"))
+    frame = frame.with_columns(pl.when(pl.col("ok")).then(s.str.to_date(_STRPTIME[fmt], strict=False)).alias("d"))
+    # Values that did not parse as written: other separators, a time part. Only those rows retry.
+    retry = frame.select((d.is_null() & s.is_not_null() & (s != "")).alias("r")).to_series()
+    if fmt in ("YYYY-MM-DD", "MM/DD/YYYY") and retry.any():
+        t = s
+        if fmt == "YYYY-MM-DD":
+            t = t.str.replace("T", " ", literal=True).str.replace_all("/", "-", literal=True)
+            t = t.str.split_exact(" ", 1).struct.field("field_0")
+        else:
+            t = t.str.replace_all("-", "/", literal=True)
+        fixed = frame.filter(retry).select(t.alias("t")).with_columns(
+            pl.when(pl.col("t").str.contains(_SHAPES[fmt][0])).then(pl.col("t").str.to_date(_STRPTIME[fmt], strict=False))
+            .alias("d")
+        )["d"]
+        frame = frame.with_columns(pl.Series("d", frame["d"].scatter(retry.arg_true(), fixed)))
+    year = d.dt.year()
+    return frame.select(pl.when((year >= EARLIEST_YEAR) & (year <= latest_year)).then(d).alias(values.name)).to_series()
+
+
+def parse_four_digit_year(raw: pl.Expr, fmt: str, *, latest_year: int) -> pl.Expr:
+    """``parse_date`` for the formats with four-digit years (no century rule needed), as one
+    strptime per row with a retry for the few unusual values: the fast path for large extracts.
+    Same results as ``parse_date``."""
+    if fmt not in _STRPTIME:
+        raise ValueError(f"{fmt!r} has no four-digit year; use parse_date")
+    return raw.map_batches(lambda s: _four_digit_series(s, fmt, latest_year), return_dtype=pl.Date,
+                           is_elementwise=True)
+
+
 def dob_pivot(event_date: pl.Expr, as_of_year: int) -> pl.Expr:
     """The pivot year for a date of birth: the event's year (or ``as_of_year``) minus DOB_MIN_AGE."""
     return (event_date.dt.year().cast(pl.Int32).fill_null(as_of_year) - DOB_MIN_AGE).cast(pl.Int32)

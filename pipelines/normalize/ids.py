@@ -52,17 +52,33 @@ def normalize_ssn(raw: pl.Expr) -> pl.Expr:
     return pl.when(ok).then(s)
 
 
+DL_STRUCT = pl.Struct({"dl_number": pl.String, "dl_state": pl.String})
+
+
+def _dl_frame(values: pl.Series) -> pl.Series:
+    """dl_parts on a Series, step by step (each intermediate computed once)."""
+    frame = pl.DataFrame({"s": values.cast(pl.String).str.to_uppercase().str.strip_chars()})
+    s = pl.col("s")
+    # "D7654321 KY": slices, not a regex with backtracking (millions of rows).
+    frame = frame.with_columns(s.str.slice(-2, 2).alias("state"), s.str.head(-3).alias("head"))
+    frame = frame.with_columns(
+        ((s.str.slice(-3, 1) == " ") & pl.col("state").str.contains(r"^[A-Z]{2}$")
+         & pl.col("head").str.contains(r"\d")).fill_null(False).alias("has_state")
+    )
+    frame = frame.with_columns(
+        _upper_alnum(pl.when(pl.col("has_state")).then(pl.col("head")).otherwise(s)).alias("number")
+    )
+    number = pl.col("number")
+    frame = frame.with_columns((number.str.contains(r"\d") & number.str.len_chars().is_between(5, 20)).alias("ok"))
+    return frame.select(pl.struct(
+        pl.when(pl.col("ok")).then(number).alias("dl_number"),
+        pl.when(pl.col("ok") & pl.col("has_state")).then(pl.col("state")).alias("dl_state"),
+    ).alias(values.name)).to_series()
+
+
 def dl_parts(raw: pl.Expr) -> pl.Expr:
     """A struct of ``dl_number`` (letters and digits) and ``dl_state`` (two letters or null)."""
-    s = raw.cast(pl.String).str.to_uppercase().str.strip_chars()
-    groups = s.str.extract_groups(r"^(.*\S)\s+([A-Z]{2})$")
-    has_state = groups.struct.field("1").is_not_null() & groups.struct.field("1").str.contains(r"\d")
-    number = _upper_alnum(pl.when(has_state).then(groups.struct.field("1")).otherwise(s))
-    ok = number.str.contains(r"\d") & number.str.len_chars().is_between(5, 20)
-    return pl.struct(
-        pl.when(ok).then(number).alias("dl_number"),
-        pl.when(ok & has_state).then(groups.struct.field("2")).alias("dl_state"),
-    )
+    return raw.map_batches(_dl_frame, return_dtype=DL_STRUCT, is_elementwise=True)
 
 
 def normalize_dl(raw: pl.Expr) -> pl.Expr:

@@ -576,7 +576,7 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     width = expected if expected is not None else minimum
     parse_opts = dict(
         has_header=False, schema={f"f{i}": pl.String for i in range(width)}, columns=positions,
-        empty_string_is_null=False, separator=layout.delimiter, quote_char=layout.quote_char,
+        empty_string_is_null=True, separator=layout.delimiter, quote_char=layout.quote_char,
         raise_if_empty=False, truncate_ragged_lines=expected is None,
     )
     if n_good == 0:
@@ -763,7 +763,22 @@ def _structure_parquet(path: Path, layout: Layout) -> _Structured:
 
 
 def _blank_null(e: pl.Expr) -> pl.Expr:
+    # Blanks, tabs and line ends around a value; empty fields are null already (the CSV parser).
     return e.str.strip_chars().replace("", None)
+
+
+def _trimmed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every String column trimmed, blank -> null; only the columns with a value that starts or
+    ends with a blank are touched (most extracts pad few columns; trimming millions costs)."""
+    cols = [c for c, t in frame.schema.items() if t == pl.String]
+    if not cols:
+        return frame
+    flags = frame.select(
+        *[(pl.col(c).str.starts_with(" ") | pl.col(c).str.ends_with(" ") | (pl.col(c).str.len_bytes() == 0))
+          .any().alias(c) for c in cols]
+    ).row(0, named=True)
+    dirty = [c for c in cols if flags[c]]
+    return frame.with_columns(*[_blank_null(pl.col(c)) for c in dirty]) if dirty else frame
 
 
 def _field_expr(fname: str, spec: FieldSpec, columns: dict[str, str]) -> pl.Expr:
@@ -772,7 +787,7 @@ def _field_expr(fname: str, spec: FieldSpec, columns: dict[str, str]) -> pl.Expr
     keys = [f"c:{c}" for c in spec.columns] + [f"i:{i}" for i in spec.indexes]
     if spec.start is not None:
         keys = [f"p:{spec.start}:{spec.end}"]
-    exprs = [_blank_null(pl.col(columns[k]).cast(pl.String)) for k in keys]
+    exprs = [pl.col(columns[k]) for k in keys]
     return exprs[0] if len(exprs) == 1 else pl.coalesce(exprs)
 
 
@@ -791,6 +806,18 @@ def _by_distinct(frame: pl.DataFrame, keys: list[str], *exprs: pl.Expr) -> pl.Da
     return pl.concat([frame.drop([c for c in added if c in frame.columns]), mapped.select(added)], how="horizontal")
 
 
+def _missing_flags(df: pl.DataFrame, raw: str, parsed: str) -> pl.Series:
+    """True where the raw date is blank or a placeholder; the placeholder test runs only on the
+    rows that did not parse (a handful)."""
+    missing = df[raw].is_null()
+    unparsed = df[parsed].is_null() & ~missing
+    if unparsed.any():
+        idx = unparsed.arg_true()
+        placeholder = df[raw].gather(idx).to_frame().select(dates.is_missing(pl.col(raw))).to_series()
+        missing = missing.scatter(idx, placeholder)
+    return missing
+
+
 def _surname_present(name: pl.Expr) -> pl.Expr:
     """A letter before the first / or , (or anywhere when there is none): cheap, no parsing."""
     sep = pl.coalesce(name.str.find("/", literal=True), name.str.find(",", literal=True))
@@ -801,6 +828,7 @@ def _surname_present(name: pl.Expr) -> pl.Expr:
 def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(accepted rows in ROW_SCHEMA, quarantine in model.QUARANTINE) for one file."""
     mapped = {fname: _field_expr(fname, spec, structured.columns) for fname, spec in layout.fields.items()}
+    structured.frame = _trimmed(structured.frame.with_columns(pl.exclude("source_line").cast(pl.String)))
     df = _lazy(structured.frame).select(
         "source_line",
         *[expr.alias(f"v_{fname}") for fname, expr in mapped.items()],
@@ -815,7 +843,19 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
     # Dates: candidates once per distinct text, then the century rule per row (events first:
     # their year is the pivot for the date of birth).
     date_fields = [f for f in DATE_FIELDS if f in v]
+    fast = [f for f in date_fields if not table_kind and layout.date_format(f) not in dates.TWO_DIGIT_YEAR_FORMATS]
+    if fast:
+        # Four-digit years: no century rule, so one cached strptime per row beats a distinct map.
+        df = _lazy(df).with_columns(*[
+            dates.parse_four_digit_year(v[f], layout.date_format(f),
+                                        latest_year=as_of_year if f == "dob" else as_of_year + 1).alias(f"_d_{f}")
+            for f in fast
+        ]).collect()
+        for f in fast:
+            df = df.with_columns(_missing_flags(df, f"v_{f}", f"_d_{f}").alias(f"_m_{f}"))
     for f in date_fields:
+        if f in fast:
+            continue
         fmt = layout.date_format(f)
         cand = dates.date_candidates(v[f], fmt)
         if table_kind and fmt != "YYYY-MM-DD":
@@ -825,8 +865,8 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
         df = _by_distinct(df, [f"v_{f}"], cand.alias(f"_c_{f}"), dates.is_missing(v[f]).alias(f"_m_{f}"))
     events = [f for f in ("disposition_date", "filed_date", "offense_date") if f in v]
     df = df.with_columns(*[dates.choose_century(pl.col(f"_c_{f}"), pivot_year=as_of_year).alias(f"_d_{f}")
-                           for f in events])
-    if "dob" in v:
+                           for f in events if f not in fast])
+    if "dob" in v and "dob" not in fast:
         anchor = pl.coalesce([pl.col(f"_d_{f}") for f in events]) if events else pl.lit(None, dtype=pl.Date)
         df = df.with_columns(dates.choose_century(
             pl.col("_c_dob"), pivot_year=dates.dob_pivot(anchor, as_of_year), latest_year=as_of_year
@@ -844,8 +884,10 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
         {"normalized": "_case", "base": "_case_base", "defendant_suffix": "_defendant_suffix"}
     )
     if "count_number" in v:
-        df = _by_distinct(df, ["v_count_number"], v["count_number"].str.extract(r"^(\d{1,6})$", 1)
-                          .cast(pl.Int64, strict=False).alias("_count"))
+        df = df.with_columns(
+            pl.when(v["count_number"].str.contains(r"^\d{1,6}$")).then(v["count_number"].str.to_integer(strict=False))
+            .alias("_count")
+        )
         count_bad = v["count_number"].is_not_null() & pl.col("_count").is_null()
     else:
         count_bad = pl.lit(False)
@@ -909,9 +951,10 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
                                           codes=layout.disposition_codes).alias("disposition_class"),
     ) if ("disposition_code" in v or "disposition" in v) else accepted.with_columns(
         pl.lit("unknown").alias("disposition_class"))
+    with_invalid = [f for f in date_fields if accepted.select(invalid_date[f].any()).item()]
     invalid_list = (
-        pl.concat_list([pl.when(invalid_date[f]).then(pl.lit(f)) for f in date_fields]).list.drop_nulls()
-        if date_fields else pl.lit([], dtype=pl.List(pl.String))
+        pl.concat_list([pl.when(invalid_date[f]).then(pl.lit(f)) for f in with_invalid]).list.drop_nulls()
+        if with_invalid else pl.lit([], dtype=pl.List(pl.String))
     )
     rows = accepted.select(
         *[
@@ -1135,6 +1178,20 @@ def _has_digit(c: str) -> pl.Expr:
     return pl.col(c).filter(pl.col(c).str.contains(r"\d"))
 
 
+def _conflict_lists(persons: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
+    """``conflicting_fields`` from the ``_x_<field>`` flags; lists are built only for the persons
+    that have a conflict (building millions of empty lists row by row costs)."""
+    flags = [pl.col(f"_x_{f}").fill_null(False) for f in fields]
+    persons = persons.with_row_index("_i")
+    mask = persons.select(pl.any_horizontal(flags)).to_series()
+    hit = persons.filter(mask).with_columns(
+        pl.concat_list([pl.when(flag).then(pl.lit(f)) for f, flag in zip(fields, flags, strict=True)])
+        .list.drop_nulls().alias("conflicting_fields")
+    )
+    miss = persons.filter(~mask).with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("conflicting_fields"))
+    return pl.concat([hit, miss], how="vertical").sort("_i").drop("_i", *[f"_x_{f}" for f in fields])
+
+
 def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFrame:
     """One ``model.PERSON`` row per court person (then ``PERSON_EXTRAS``), in order of first row.
 
@@ -1146,20 +1203,28 @@ def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataF
     licence, DOB, name) that carry more than one distinct value for the person.
     """
     df = _prepare_rows(rows, county)
-    digits = {c: pl.col(c).str.replace_all(r"[^0-9A-Za-z]", "").str.to_uppercase() for c in ("cii", "ssn", "dl_number")}
-    df = df.with_columns(*[e.alias(f"_k_{c}") for c, e in digits.items()])
-    conflicts = {"cii": "_k_cii", "ssn": "_k_ssn", "cdl": "_k_dl_number", "dob": "dob", "name": "name"}
+    # Conflicts: identity values compared as 64-bit hashes of their letters and digits (min != max
+    # per person is far cheaper than counting distinct strings).
+    keys = {"cii": "cii", "ssn": "ssn", "cdl": "dl_number", "dob": "dob", "name": "name"}
+    clean = {"cii", "ssn", "cdl"}  # written with or without punctuation; names and DOBs as read
+    df = df.with_columns(*[
+        pl.when(pl.col(src).is_not_null())
+        .then((pl.col(src).str.replace_all(r"[^0-9A-Za-z]", "").str.to_uppercase() if f in clean
+               else pl.col(src)).hash(seed=3))
+        .alias(f"_h_{f}")
+        for f, src in keys.items()
+    ])
     persons = df.group_by("person_id", maintain_order=True).agg(
-        pl.col("_person_key").drop_nulls().first().alias("source_person_key"),
+        pl.col("_person_key").first(ignore_nulls=True).alias("source_person_key"),
         pl.col("_county").first().alias("county"),
         _has_digit("cii").first().alias("cii"),
         _has_digit("ssn").first().alias("ssn"),
         _has_digit("dl_number").first().alias("dl_number"),
         _has_digit("fbi").first().alias("fbi"),
-        *[pl.col(c).drop_nulls().first().alias(c) for c in ("name", "name_format", "dob", "gender", "race")],
+        *[pl.col(c).first(ignore_nulls=True).alias(c) for c in ("name", "name_format", "dob", "gender", "race")],
         *[pl.col(c).first() for c in model.LINEAGE],
         pl.len().cast(pl.Int64).alias("rows"),
-        *[(pl.col(src).drop_nulls().n_unique() > 1).alias(f"_x_{f}") for f, src in conflicts.items()],
+        *[(pl.col(f"_h_{f}").min() != pl.col(f"_h_{f}").max()).alias(f"_x_{f}") for f in keys],
     )
     dl = ids.dl_parts(pl.col("dl_number"))
     persons = _lazy(persons).with_columns(
@@ -1171,9 +1236,8 @@ def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataF
         pl.col("dob").str.to_date("%Y-%m-%d", strict=False).alias("dob"),
         ids.normalize_gender(pl.col("gender")).alias("gender"),
         pl.col("name").alias("name_raw"),
-        pl.concat_list([pl.when(pl.col(f"_x_{f}")).then(pl.lit(f)) for f in conflicts]).list.drop_nulls()
-        .alias("conflicting_fields"),
     ).collect()
+    persons = _conflict_lists(persons, list(keys))
     # Names: parsed once per distinct written name, per written form.
     formats = persons["name_format"].drop_nulls().unique().to_list() or ["LAST, FIRST MIDDLE"]
     parsed = [
@@ -1202,6 +1266,25 @@ def _sentence_parts() -> list[pl.Expr]:
         groups.struct.field("1").cast(pl.Int64, strict=False).alias("_sent_n"),
         unit_text.replace_strict(_UNIT, default=None, return_dtype=pl.String).alias("_sent_unit"),
     ]
+
+
+def _sentence_end(df: pl.DataFrame) -> pl.Series:
+    """Conviction date + sentence for convictions (the conviction date when no sentence is
+    readable), null otherwise. Day sentences are plain arithmetic; calendar months and years
+    (Polars offset_by) run only on the rows that have them."""
+    event, n, unit = df["_event"], df["_sent_n"], df["_sent_unit"]
+    end = df.select(
+        pl.when(pl.col("_convicted") & pl.col("_event").is_not_null()).then(
+            pl.when(pl.col("_sent_unit") == "d").then(pl.col("_event") + pl.duration(days=pl.col("_sent_n")))
+            .otherwise(pl.col("_event"))
+        )
+    ).to_series()
+    calendar = (df["_convicted"] & event.is_not_null() & unit.is_in(["mo", "y"])).fill_null(False)
+    if calendar.any():
+        idx = calendar.arg_true()
+        part = pl.DataFrame({"e": event.gather(idx), "o": n.gather(idx).cast(pl.String) + unit.gather(idx)})
+        end = end.scatter(idx, part.select(pl.col("e").dt.offset_by(pl.col("o"))).to_series())
+    return end
 
 
 def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFrame:
@@ -1242,19 +1325,37 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
             subset="count_id", keep="last", maintain_order=True
         )
 
-    # Statutes, once per distinct text.
+    # Statutes: everything statute-related depends only on (charge, comment), computed once per
+    # distinct pair (charges and comments repeat a lot).
     df = df.with_columns(pl.col("charge").str.strip_chars().alias("_charge"))
-    df = _by_distinct(df, ["_charge"], parse_statute(pl.col("_charge")).alias("_st"))
-    df = _by_distinct(df, ["comment"], pl.when(pl.col("comment").is_not_null())
-                      .then(find_statutes(pl.col("comment"))).alias("_comment_statutes"))
-    df = df.with_columns(
-        pl.when(pl.col("_st").struct.field("section").is_null() & pl.col("_charge").is_null())
-        .then(pl.col("_comment_statutes").list.first()).alias("_comment_charge")
+    pairs = df.select("_charge", "comment").unique()
+    pairs = pairs.with_columns(
+        parse_statute(pl.col("_charge")).alias("_st"),
+        pl.when(pl.col("comment").is_not_null()).then(find_statutes(pl.col("comment"))).alias("_cs"),
     )
-    df = _by_distinct(df, ["_comment_charge"], parse_statute(pl.col("_comment_charge")).alias("_st_c"))
+    pairs = pairs.with_columns(
+        pl.when(pl.col("_st").struct.field("section").is_null() & pl.col("_charge").is_null())
+        .then(pl.col("_cs").list.first()).alias("_comment_charge")
+    )
+    pairs = pairs.with_columns(parse_statute(pl.col("_comment_charge")).alias("_st_c"))
     use_comment = pl.col("_comment_charge").is_not_null()
-    df = df.with_columns(pl.when(use_comment).then(pl.col("_st_c")).otherwise(pl.col("_st")).alias("_statute"))
-    own = pl.col("_statute").struct.field("statute")
+    pairs = pairs.with_columns(pl.when(use_comment).then(pl.col("_st_c")).otherwise(pl.col("_st")).alias("_statute"))
+    statute = pl.col("_statute")
+    pairs = pairs.select(
+        "_charge", "comment",
+        pl.when(use_comment).then(pl.col("_comment_charge")).otherwise(pl.col("_charge")).alias("_offense_text"),
+        statute.struct.field("code").alias("_code"),
+        statute.struct.field("section").alias("_section"),
+        statute.struct.field("subsection").alias("_subsection"),
+        pl.col("_cs").fill_null([]).list.set_difference(
+            pl.concat_list(statute.struct.field("statute")).list.drop_nulls()
+        ).alias("_comment_sections"),
+        pl.when(use_comment).then(pl.lit("comment"))
+        .when(statute.struct.field("section").is_not_null()).then(pl.lit("charge")).alias("_statute_source"),
+    )
+    mapped = df.select("_charge", "comment").join(pairs, on=["_charge", "comment"], how="left", nulls_equal=True,
+                                                  maintain_order="left")
+    df = pl.concat([df, mapped.drop("_charge", "comment")], how="horizontal")
 
     if df["disposition_class"].null_count():
         # Rows not made by read_court: classify with the shipped table only.
@@ -1266,20 +1367,15 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
         df = df.with_columns(pl.col("disposition_class").alias("_disposition"))
     df = _lazy(df).with_columns(
         *[pl.col(f).str.to_date("%Y-%m-%d", strict=False).alias(f"_{f}") for f in ("disposition_date", "filed_date", "offense_date")],
-        *_sentence_parts(),
     ).collect()
+    df = _by_distinct(df, ["sentence_length", "sentence_unit"], *_sentence_parts())
     convicted = dispositions.is_conviction(pl.col("_disposition"))
     df = df.with_columns(
         pl.when(convicted).then(pl.col("_disposition_date"))
         .otherwise(pl.coalesce("_disposition_date", "_filed_date", "_offense_date")).alias("_event"),
         convicted.alias("_convicted"),
     )
-    event, n, unit = pl.col("_event"), pl.col("_sent_n"), pl.col("_sent_unit")
-    sentence_end = (
-        pl.when(unit == "d").then(event + pl.duration(days=n))
-        .when(unit.is_in(["mo", "y"])).then(event.dt.offset_by(pl.format("{}{}", n, unit)))
-        .otherwise(event)
-    )
+    sentence_end = _sentence_end(df)
     level = levels.normalize_level(pl.col("charge_level"))
     out = df.select(
         "count_id",
@@ -1292,19 +1388,18 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
         pl.col("_count").alias("count_number"),
         pl.lit("COURT").alias("step_type"),
         pl.col("_event").alias("event_date"),
-        pl.when(use_comment).then(pl.col("_comment_charge")).otherwise(pl.col("_charge")).alias("offense_text"),
+        pl.col("_offense_text").alias("offense_text"),
         pl.col("comment").alias("comment_text"),
-        pl.col("_statute").struct.field("code").alias("code"),
-        pl.col("_statute").struct.field("section").alias("section"),
-        pl.col("_statute").struct.field("subsection").alias("subsection"),
-        pl.col("_comment_statutes").fill_null([]).list.set_difference(pl.concat_list(own).list.drop_nulls())
-        .alias("comment_sections"),
+        pl.col("_code").alias("code"),
+        pl.col("_section").alias("section"),
+        pl.col("_subsection").alias("subsection"),
+        pl.col("_comment_sections").alias("comment_sections"),
         level.alias("level"),
         (level == "F").fill_null(False).alias("is_felony"),
         pl.col("_disposition").alias("disposition"),
         pl.col("disposition").alias("disposition_text"),
         pl.col("_convicted").alias("is_conviction"),
-        pl.when(pl.col("_convicted") & event.is_not_null()).then(sentence_end).alias("sentence_end"),
+        sentence_end.alias("sentence_end"),
         pl.lit(None, dtype=pl.Int64).alias("row_index"),
         "source", "source_file", "source_line",
         # extras
@@ -1320,9 +1415,7 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
         "disposition_code",
         "sentence_length",
         "sentence_unit",
-        pl.when(use_comment).then(pl.lit("comment"))
-        .when(pl.col("_statute").struct.field("section").is_not_null()).then(pl.lit("charge"))
-        .alias("statute_source"),
+        pl.col("_statute_source").alias("statute_source"),
         pl.col("_person_key").alias("person_key"),
     )
     return model.conform(out, {**model.COUNT, **COUNT_EXTRAS}, extra=False)
