@@ -31,7 +31,8 @@ from airflow_local import COUNTY_DAG_PREFIX, ROOT, STATEWIDE_DAG_ID, airflow_bin
 RUN_FOLDER_RE = re.compile(r"autoclear run folder: (\S+)")
 STATEWIDE_SUMMARY_RE = re.compile(r"autoclear statewide summary: (\S+)")
 TASK_END_RE = re.compile(r"\[DAG TEST\] end task task_id=(\S+) map_index=(-?\d+)")
-TASK_FAILED_RE = re.compile(r"Marking task as FAILED\. dag_id=\S+, task_id=(\S+)|task_id=(\S+).*state=failed")
+# Why a task failed: the tasks raise AirflowFailException with the file, line and reason.
+ERROR_RE = re.compile(r"^(?:[\w.]+\.)?(?:AirflowFailException|AirflowException|KeyError|FileNotFoundError): (.+)$")
 DAGRUN_RE = re.compile(r"DagRun Finished: dag_id=(\S+),.*state=(\w+)")
 # Stage summary keys that point at something a person wants to open.
 OUTPUT_KEYS = (("delivery", "outbox_path"), ("report", "report_html"), ("dashboard", "dashboard"),
@@ -50,6 +51,7 @@ class DagTestResult:
     run_dirs: list[str] = field(default_factory=list)
     statewide_summary: str | None = None
     tasks_done: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -94,6 +96,8 @@ def run_dags_test(dag_id: str, conf: dict, *, airflow_home: str | os.PathLike, l
                 result.run_dirs.append(m.group(1))
             if m := STATEWIDE_SUMMARY_RE.search(line):
                 result.statewide_summary = m.group(1)
+            if (m := ERROR_RE.search(line.strip())) and m.group(1) not in result.errors:
+                result.errors.append(m.group(1))
             if m := DAGRUN_RE.search(line):
                 result.state = m.group(2).lower()
             if deadline and time.perf_counter() > deadline:
@@ -128,9 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--county", help="county config name (config/counties/NAME.yaml) or such a YAML path")
     target.add_argument("--statewide", action="store_true", help="run the statewide DAG instead")
-    parser.add_argument("--doj", nargs="*", default=[], help="DOJ research file(s) (default: drop folder)")
-    parser.add_argument("--court", nargs="*", default=[], help="court extract(s) (default: drop folder)")
-    parser.add_argument("--counties", nargs="*", default=[], help="statewide: counties (default: all configured)")
+    # Repeat the option or list several files after it; both add up.
+    parser.add_argument("--doj", action="extend", nargs="+", default=[],
+                        help="DOJ research file(s) (default: the newest in the county's drop folder)")
+    parser.add_argument("--court", action="extend", nargs="+", default=[],
+                        help="court extract(s) (default: the newest in the county's drop folder)")
+    parser.add_argument("--counties", action="extend", nargs="+", default=[],
+                        help="statewide: county names or YAML paths (default: every configured county)")
     parser.add_argument("--compute-at", help="YYYY-MM-DD (default: today in California)")
     parser.add_argument("--workdir", default=str(ROOT / "work"), help="run folders, ledger, outbox (default: work/)")
     parser.add_argument("--policy", help="policy name or path (default: the county's)")
@@ -166,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"DAG run {result.state} in {result.seconds:.1f} s")
     print_outputs(result)
     if not result.ok:
+        for error in result.errors:
+            print(f"error: {error}", file=sys.stderr)
         print(f"the DAG run failed: see {log_path}", file=sys.stderr)
         return 1
     return 0

@@ -5,7 +5,8 @@ is loaded on its own; a file that does not load becomes a `BrokenCounty`, which 
 file turns into a DAG that fails with the error (visible in the UI) instead of vanishing.
 
 Parsing stays cheap with 58 counties: the YAML is read with libyaml and validated by the
-CountyConfig model, and the court layouts it names are only checked to exist. The full
+CountyConfig model (all but the case-number pattern, which needs Polars), and the court layouts
+it names are only checked to exist. The full
 `pipelines.config.load_county` (which also parses every layout) runs in the `plan` task, and
 here only to word the error of a file that does not load.
 """
@@ -45,6 +46,9 @@ def read_county_quickly(path: Path) -> Any:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (a safe loader)
+    # The DAG needs identity, schedule and drop folders. The case-number pattern is checked by
+    # compiling it with Polars, too heavy for every parse: `plan` checks it (load_county).
+    data = {k: v for k, v in data.items() if k != "case_number_pattern"}
     config = CountyConfig.model_validate({**data, "source_path": str(path)})
     if config.name != path.stem:
         raise ValueError("name differs from the file name")

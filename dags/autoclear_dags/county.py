@@ -109,12 +109,12 @@ def build_county_dag(config: Any) -> DAG:
         catchup=False,
         max_active_runs=1,  # runs of one county share its run folders and ledger
         default_args=settings.default_args(),
-        params=run_params(),
         tags=["autoclear", "county"],
         doc_md=__doc__,
     ) as dag:
 
-        @task(task_id="plan")
+        # Only `plan` reads the run's params, so only it carries them (see the end of this function).
+        @task(task_id="plan", params=run_params())
         def plan_task(county: str) -> str:
             from autoclear_dags import tasks  # noqa: PLC0415
 
@@ -137,6 +137,10 @@ def build_county_dag(config: Any) -> DAG:
             if previous is None:
                 reads >> out
             previous = out
+    # The DAG's params (the Trigger form, and what a run's conf is checked against) are set once
+    # the tasks exist: Airflow copies a DAG's params into every task created under it, which for
+    # 58 counties of ten tasks was most of this file's parse time, and the stages never read them.
+    dag.params = run_params()
     return dag
 
 

@@ -143,8 +143,8 @@ def plan(county: str, params: dict, run_date: date) -> str:
     from pipelines.errors import AutoclearError  # noqa: PLC0415
     from pipelines.flow import plan_run  # noqa: PLC0415
 
-    check_stage_contract()
     spec = build_spec(county, params, run_date)
+    check_stage_contract()
     try:
         run_dir = plan_run(spec)
     except AutoclearError as exc:
