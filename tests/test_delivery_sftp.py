@@ -199,7 +199,9 @@ def test_sftp_refuses_an_unknown_server_or_missing_connection(sftp_server, tmp_p
         monkeypatch.delenv("AIRFLOW_CONN_COURT_SFTP")
         with pytest.raises(AutoclearError, match="not configured: set AIRFLOW_CONN_COURT_SFTP"):
             deliver(build, county=COUNTY, ledger=ledger, run_id="r1", workdir=tmp_path, target="sftp://court_sftp/x")
-        assert ledger.history(COUNTY) == []
+        # nothing reached the server: both attempts were rolled back at once, not left pending
+        assert [h["status"] for h in ledger.history(COUNTY)] == ["rolled_back", "rolled_back"]
+        assert ledger.pending(COUNTY) == []
 
 
 def test_sigkill_mid_upload_leaves_nothing_visible_and_the_next_run_completes(sftp_server, tmp_path):

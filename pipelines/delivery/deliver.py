@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -282,10 +283,13 @@ def deliver(
         crash_point("pending")
         try:
             published = target.publish(staging)
-        except BaseException:
+        except BaseException as exc:
             # Not a kill (a kill cannot reach here): undo now rather than wait for the next run.
             with contextlib.suppress(Exception):
-                if target.published_manifest_sha(name) is None:
+                if getattr(exc, "nothing_published", False):
+                    shutil.rmtree(staging, ignore_errors=True)
+                    ledger.roll_back(delivery_pk, note=f"rolled back: target unreachable ({exc})")
+                elif target.published_manifest_sha(name) is None:
                     target.discard(name)
                     ledger.roll_back(delivery_pk, note="rolled back: publishing failed")
             raise

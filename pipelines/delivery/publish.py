@@ -218,7 +218,11 @@ class SftpTarget:
         staging_dir = Path(staging_dir)
         name = staging_dir.name
         _check_name(name)
-        transport, sftp = self._connect()
+        try:
+            transport, sftp = self._connect()
+        except AutoclearError as e:
+            e.nothing_published = True  # deliver() may roll back at once: nothing reached the server
+            raise
         try:
             remote_staging = self.remote_dir / STAGING / name
             final = self.remote_dir / name
@@ -266,22 +270,10 @@ class SftpTarget:
             transport.close()
 
     def clean_staging(self, prefix: str, keep: set[str]) -> list[str]:
-        removed = self.local.clean_staging(prefix, keep)
-        transport, sftp = self._connect()
-        try:
-            root = self.remote_dir / STAGING
-            try:
-                entries = sftp.listdir(str(root))
-            except FileNotFoundError:
-                entries = []
-            for entry in sorted(entries):
-                if entry.startswith(prefix) and entry not in keep:
-                    _sftp_rmtree(sftp, str(root / entry))
-                    removed.append(entry)
-        finally:
-            sftp.close()
-            transport.close()
-        return sorted(set(removed))
+        """Local staging leftovers only: an upload starts after the ledger records the delivery as
+        pending, so a remote leftover always belongs to a pending delivery and `discard` removes
+        it. A run with nothing to deliver therefore never needs the server."""
+        return self.local.clean_staging(prefix, keep)
 
 
 def _sftp_rmtree(sftp: Any, path: str) -> None:
