@@ -5,7 +5,8 @@
   on the same inputs.
 - The statewide DAG, with one county whose court extract is garbage and one whose DOJ drop folder is empty,
   finishes the good counties, reports the broken ones in its summary and ends failed.
-- Under Celery the statewide DAG's tasks run on both workers, and its outputs equal the embedded run's.
+- Under Celery the statewide DAG's tasks run on both workers, and its outputs equal the embedded run's;
+  a file dropped into a county's drop folder starts that county's DAG (asset watcher, triggerer).
 
 Every Airflow process runs with a temporary AIRFLOW_HOME and a temporary config directory
 (AUTOCLEAR_CONFIG_DIR) holding small generated counties, so nothing touches the developer's
@@ -331,6 +332,7 @@ def test_statewide_dag_on_celery(counties, embedded_statewide, airflow_database,
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(logs / "tasks"),
         "AUTOCLEAR_WORKDIR": str(workdir),
+        "AUTOCLEAR_DROP_POKE_INTERVAL": "2",
     })
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
     airflow_local.ensure_migrated(env)
@@ -341,6 +343,7 @@ def test_statewide_dag_on_celery(counties, embedded_statewide, airflow_database,
         cluster.start("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"])
         cluster.start("scheduler", ["scheduler"])
         cluster.start("dag-processor", ["dag-processor"])
+        cluster.start("triggerer", ["triggerer"])
         for worker in ("worker-a", "worker-b"):
             cluster.start(worker, ["celery", "worker", "--queues", queue, "--concurrency", "1",
                                    "--celery-hostname", f"{worker}@%h", "--skip-serve-logs", "--without-mingle",
@@ -363,9 +366,20 @@ def test_statewide_dag_on_celery(counties, embedded_statewide, airflow_database,
         state = _wait("the statewide run to finish", run_state, 420, cluster)
         tis = query("select task_id, map_index, hostname, state from task_instance where dag_id = %s and run_id = %s",
                     dag_id, run_id)
+
+        # A file landing in a drop folder starts that county's DAG (asset watcher in the triggerer).
+        # inyo's run then fails at once (its DOJ folder is empty), which is all this needs.
+        new_file = counties["drops"]["inyo"]["court"] / "extract_new.csv"
+        new_file.write_text("court_case_number\n")
+        try:
+            runs = _wait("a drop-folder triggered run of autoclear_county_inyo", lambda: query(
+                "select run_type from dag_run where dag_id = 'autoclear_county_inyo'"), 180, cluster)
+        finally:
+            new_file.unlink()
     finally:
         cluster.stop()
 
+    assert [r[0] for r in runs] == ["asset_triggered"]
     assert state == "failed", "the broken counties must fail the run, as embedded"
     county_tis = [t for t in tis if t[0] == "refresh_county"]
     assert len(county_tis) == len(GOOD) + len(BROKEN)
