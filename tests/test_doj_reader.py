@@ -39,8 +39,9 @@ def doj_line(**fields: str) -> str:
 
 
 def person(subject: str = "100", name: str = "DOE,JOHN Q", **fields: str) -> dict:
+    # END_OF_REC carries DOJ's end-of-record marker, as in real files (the reader's fast path).
     return {"SUBJECT_ID": subject, "PRI_NAME": name, "PRI_DOB": "19700101",
-            "STP_ORI_CNTY_NAME": "SACRAMENTO", **fields}
+            "STP_ORI_CNTY_NAME": "SACRAMENTO", "END_OF_REC": "#", **fields}
 
 
 def write(tmp_path: Path, name: str, lines: list[str], *, header: bool = True) -> Path:
@@ -254,7 +255,7 @@ def test_crlf_and_quoted_fields(tmp_path: Path) -> None:
     path.write_bytes((HEADER + "\r\n" + line + "\r\n").encode())
     rows = read_doj([path], mode="strict").rows
     assert rows["COMMENT_TEXT"].to_list() == ['SAID "HI", THEN 11359 HS']
-    assert rows["END_OF_REC"].to_list() == [""]
+    assert rows["END_OF_REC"].to_list() == ["#"]  # the \r of the line end is not part of the value
 
 
 def test_header_naming_other_columns_is_refused(tmp_path: Path) -> None:
@@ -511,3 +512,54 @@ def test_raw_lines_are_the_accepted_lines_as_written(tmp_path: Path) -> None:
     assert read.rows[RAW_LINE].to_list() == good
     assert read.rows["source_line"].to_list() == [2, 4]
     assert RAW_LINE not in read_doj([path]).rows.columns
+
+
+# The fast path (a block parsed without checking each line) must agree with the line-by-line
+# check on every input: each file below is read both ways.
+_LINE = doj_line(**person())
+_TRICKY = {
+    "good": [_LINE, _LINE],
+    "96 fields": [_LINE, _LINE + ",y"],
+    "trailing comma": [_LINE, _LINE + ","],
+    "94 fields": [_LINE, _LINE.replace(',"DOE,JOHN Q"', "")],
+    "94 + 96 fields": [_LINE.replace(',"DOE,JOHN Q"', ""), _LINE + ",y"],
+    "quote inside a field": [_LINE, _LINE.replace('"DOE,JOHN Q"', 'D"OE'), _LINE],
+    "stray quotes": [_LINE, _LINE.replace('"DOE,JOHN Q"', 'D"O"E')],
+    "unterminated": [_LINE, _LINE.replace('"DOE,JOHN Q"', '"DOE,JOHN Q'), _LINE],
+    "escaped quotes": [_LINE.replace('"DOE,JOHN Q"', '"DO""E,JOHN"')] * 2,
+    "quoted field over two lines": [_LINE.replace('"DOE,JOHN Q"', '"DOE'), 'JOHN"' + _LINE[_LINE.index('"DOE,JOHN Q"') + 12:], _LINE],
+    "blank line": [_LINE, "", _LINE],
+    "no marker": [_LINE, _LINE[:-1]],
+    "NUL": [_LINE, _LINE.replace("DOE", "D\x00E")],
+    "CRLF": [_LINE + "\r", _LINE + "\r"],
+}
+
+
+def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch, **kw):
+    import pipelines.sources.doj as doj
+
+    fast = read_doj([path], **kw)
+    with monkeypatch.context() as m:
+        m.setattr(doj, "_read_block_quickly", lambda *a, **k: None)
+        checked = read_doj([path], **kw)
+    return fast, checked
+
+
+@pytest.mark.parametrize("case", sorted(_TRICKY))
+@pytest.mark.parametrize("header", [True, False])
+def test_fast_path_agrees_with_the_line_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, header: bool) -> None:
+    path = write(tmp_path, "tricky.dat", _TRICKY[case], header=header)
+    fast, checked = _both_ways(path, monkeypatch, raw_lines=True)
+    assert fast.rows.equals(checked.rows)
+    assert fast.quarantine.equals(checked.quarantine)
+    assert fast.stats.equals(checked.stats)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(st.sampled_from(sorted({line for ls in _TRICKY.values() for line in ls})),
+                                st.text(alphabet=',"x#\r', max_size=120)), min_size=1, max_size=8))
+def test_fast_path_agrees_on_random_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
+    path = write(tmp_path, "random.dat", lines)
+    fast, checked = _both_ways(path, monkeypatch)
+    assert fast.rows.equals(checked.rows)
+    assert fast.quarantine.equals(checked.quarantine)
