@@ -48,8 +48,8 @@ def _where(frame: pl.DataFrame, cond: pl.Expr, *exprs: pl.Expr) -> pl.DataFrame:
     if hit == 0:
         return frame
     if hit == frame.height:
-        return frame.lazy().with_columns(*exprs).collect()
-    return pl.concat([frame.filter(~mask), frame.filter(mask).lazy().with_columns(*exprs).collect()], how="vertical")
+        return frame.lazy().with_columns(*exprs).collect(engine="in-memory")
+    return pl.concat([frame.filter(~mask), frame.filter(mask).lazy().with_columns(*exprs).collect(engine="in-memory")], how="vertical")
 
 
 def _parts_of_distinct(values: pl.DataFrame) -> pl.DataFrame:
@@ -119,7 +119,7 @@ def case_number_keys(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         pl.when(plain).then(pl.col("_raw")).otherwise(pl.col("base")).alias("base"),
         pl.when(plain).then(None).otherwise(pl.col("defendant_suffix")).alias("defendant_suffix"),
     )
-    return pl.concat([frame.drop([k for k in KEYS if k in frame.columns]), keys], how="horizontal")
+    return pl.concat([frame.drop([k for k in KEYS if k in frame.columns]), keys.rechunk()], how="horizontal")
 
 
 def case_number_frame(frame: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -129,7 +129,8 @@ def case_number_frame(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     mapped = frame.select(pl.col(column).cast(pl.String).alias("_raw")).join(
         parts, on="_raw", how="left", nulls_equal=True, maintain_order="left"
     )
-    return pl.concat([frame.drop([p for p in PARTS if p in frame.columns]), mapped.select(PARTS)], how="horizontal")
+    return pl.concat([frame.drop([p for p in PARTS if p in frame.columns]), mapped.select(PARTS).rechunk()],
+                     how="horizontal")
 
 
 def case_number_parts(raw: pl.Expr) -> pl.Expr:

@@ -71,8 +71,8 @@ def _where(frame: pl.DataFrame, cond: pl.Expr, *exprs: pl.Expr) -> pl.DataFrame:
     if hit == 0:
         return frame
     if hit == frame.height:
-        return frame.lazy().with_columns(*exprs).collect()
-    return pl.concat([frame.filter(~mask), frame.filter(mask).lazy().with_columns(*exprs).collect()], how="vertical")
+        return frame.lazy().with_columns(*exprs).collect(engine="in-memory")
+    return pl.concat([frame.filter(~mask), frame.filter(mask).lazy().with_columns(*exprs).collect(engine="in-memory")], how="vertical")
 
 
 def _null_if_blank(e: pl.Expr) -> pl.Expr:
@@ -160,13 +160,13 @@ def parse_names(frame: pl.DataFrame | pl.LazyFrame, column: str, fmt: str = "LAS
     """
     if fmt not in NAME_FORMATS:
         raise ValueError(f"unknown name format {fmt!r}; known: {', '.join(NAME_FORMATS)}")
-    frame = frame.lazy().collect() if isinstance(frame, pl.LazyFrame) else frame
+    frame = frame.lazy().collect(engine="in-memory") if isinstance(frame, pl.LazyFrame) else frame
     distinct = frame.select(pl.col(column).cast(pl.String).alias("_raw")).unique()
     parts = _parse_distinct(distinct, fmt)
     mapped = frame.select(pl.col(column).cast(pl.String).alias("_raw")).join(
         parts, on="_raw", how="left", nulls_equal=True, maintain_order="left"
     )
-    return pl.concat([frame.drop([p for p in NAME_PARTS if p in frame.columns]), mapped.select(NAME_PARTS)],
+    return pl.concat([frame.drop([p for p in NAME_PARTS if p in frame.columns]), mapped.select(NAME_PARTS).rechunk()],
                      how="horizontal")
 
 
@@ -255,4 +255,4 @@ def with_name_keys(frame: pl.DataFrame, last: str = "last_name", first: str = "f
                                                            maintain_order="left")
     by_first = frame.select(pl.col(first).alias("_f")).join(firsts, on="_f", how="left", nulls_equal=True,
                                                              maintain_order="left")
-    return pl.concat([frame, by_last.drop("_l"), by_first.drop("_f")], how="horizontal")
+    return pl.concat([frame, by_last.drop("_l").rechunk(), by_first.drop("_f").rechunk()], how="horizontal")

@@ -568,7 +568,7 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
             pl.when(pl.col("_reason") == "binary").then(pl.lit(_BINARY_DETAIL))
             .when(pl.col("_reason") == "field_count").then(pl.format("{} fields, " + want, "_n"))
             .otherwise(pl.lit("unterminated quote, or a quote inside an unquoted field")).alias("_detail")
-        ).select("source_line", "_reason", "_detail", "raw").collect()
+        ).select("source_line", "_reason", "_detail", "raw").collect(engine="in-memory")
     else:
         bad = _no_bad()
 
@@ -792,7 +792,10 @@ def _field_expr(fname: str, spec: FieldSpec, columns: dict[str, str]) -> pl.Expr
 
 
 def _lazy(frame: pl.DataFrame) -> pl.LazyFrame:
-    """Lazy, so that Polars evaluates a sub-expression used several times only once (CSE)."""
+    """Lazy, so that Polars evaluates a sub-expression used several times only once (CSE).
+
+    Collected with the in-memory engine: the streaming engine returns many chunks, and the next
+    eager operation on the wide frame would then copy every column to realign them."""
     return frame.lazy()
 
 
@@ -800,10 +803,12 @@ def _by_distinct(frame: pl.DataFrame, keys: list[str], *exprs: pl.Expr) -> pl.Da
     """``frame`` with ``exprs`` (over the key columns) computed once per distinct key and attached
     in row order: values such as dates, case numbers and dispositions repeat a lot. Only the key
     columns go through the join, so the wide frame is never copied."""
-    distinct = _lazy(frame.select(keys).unique()).with_columns(*exprs).collect()
+    distinct = _lazy(frame.select(keys).unique()).with_columns(*exprs).collect(engine="in-memory")
     added = [c for c in distinct.columns if c not in keys]
     mapped = frame.select(keys).join(distinct, on=keys, how="left", nulls_equal=True, maintain_order="left")
-    return pl.concat([frame.drop([c for c in added if c in frame.columns]), mapped.select(added)], how="horizontal")
+    # One chunk, like the frame: otherwise the next operation realigns (copies) every column.
+    return pl.concat([frame.drop([c for c in added if c in frame.columns]), mapped.select(added).rechunk()],
+                     how="horizontal")
 
 
 def _missing_flags(df: pl.DataFrame, raw: str, parsed: str) -> pl.Series:
@@ -834,7 +839,7 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
         *[expr.alias(f"v_{fname}") for fname, expr in mapped.items()],
         *([pl.col(structured.columns["marker"]).str.strip_chars().alias("_marker")]
           if "marker" in structured.columns else []),
-    ).collect()
+    ).collect(engine="in-memory")
     structured.frame = structured.frame.clear()  # the source columns are not needed any more
     v = {fname: pl.col(f"v_{fname}") for fname in mapped}
     null = pl.lit(None, dtype=pl.String)
@@ -850,7 +855,7 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
             dates.parse_four_digit_year(v[f], layout.date_format(f),
                                         latest_year=as_of_year if f == "dob" else as_of_year + 1).alias(f"_d_{f}")
             for f in fast
-        ]).collect()
+        ]).collect(engine="in-memory")
         for f in fast:
             df = df.with_columns(_missing_flags(df, f"v_{f}", f"_d_{f}").alias(f"_m_{f}"))
     for f in date_fields:
@@ -926,7 +931,7 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
         chain_d = pl.when(c).then(explain) if chain_d is None else chain_d.when(c).then(explain)
     df = _lazy(df).with_columns(
         chain_r.otherwise(None).alias("_reason"), chain_d.otherwise(None).alias("_detail")
-    ).collect()
+    ).collect(engine="in-memory")
 
     # The same (case, count number) twice in one file: the later rows are quarantined.
     if "count_number" in v:
@@ -1134,7 +1139,7 @@ def _ordinal(frame: pl.DataFrame, group: list[str], order: str, name: str) -> pl
 
 def _prepare_rows(rows: pl.DataFrame | pl.LazyFrame, county: str) -> pl.DataFrame:
     """Rows with _pos, _county, case parts, case_id, _person_key and person_id."""
-    df = rows.collect() if isinstance(rows, pl.LazyFrame) else rows
+    df = rows.collect(engine="in-memory") if isinstance(rows, pl.LazyFrame) else rows
     df = df.with_columns(*[pl.lit(None, dtype=t).alias(c) for c, t in ROW_SCHEMA.items() if c not in df.columns])
     county_name = doj_county_name(county)
     df = df.with_columns(
@@ -1236,7 +1241,7 @@ def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataF
         pl.col("dob").str.to_date("%Y-%m-%d", strict=False).alias("dob"),
         ids.normalize_gender(pl.col("gender")).alias("gender"),
         pl.col("name").alias("name_raw"),
-    ).collect()
+    ).collect(engine="in-memory")
     persons = _conflict_lists(persons, list(keys))
     # Names: parsed once per distinct written name, per written form.
     formats = persons["name_format"].drop_nulls().unique().to_list() or ["LAST, FIRST MIDDLE"]
@@ -1355,7 +1360,7 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
     )
     mapped = df.select("_charge", "comment").join(pairs, on=["_charge", "comment"], how="left", nulls_equal=True,
                                                   maintain_order="left")
-    df = pl.concat([df, mapped.drop("_charge", "comment")], how="horizontal")
+    df = pl.concat([df, mapped.drop("_charge", "comment").rechunk()], how="horizontal")
 
     if df["disposition_class"].null_count():
         # Rows not made by read_court: classify with the shipped table only.
@@ -1367,7 +1372,7 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
         df = df.with_columns(pl.col("disposition_class").alias("_disposition"))
     df = _lazy(df).with_columns(
         *[pl.col(f).str.to_date("%Y-%m-%d", strict=False).alias(f"_{f}") for f in ("disposition_date", "filed_date", "offense_date")],
-    ).collect()
+    ).collect(engine="in-memory")
     df = _by_distinct(df, ["sentence_length", "sentence_unit"], *_sentence_parts())
     convicted = dispositions.is_conviction(pl.col("_disposition"))
     df = df.with_columns(
