@@ -212,3 +212,25 @@ def test_property_damaged_files_never_crash(tmp_path: Path, lines: list[bytes]) 
     assert read.quarantine["reason"].null_count() == 0 and read.quarantine["raw"].null_count() == 0
     court_counts(read.rows, county="los_angeles")
     court_persons(read.rows, county="los_angeles")
+
+
+def test_a_county_with_several_layouts_reads_each_file_through_the_one_it_fits(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_court_layouts import write_fixed_width, write_generic_csv  # noqa: PLC0415
+
+    from pipelines.config import load_county
+    from pipelines.sources.court import choose_layout
+
+    csv_file = write_generic_csv(tmp_path / "extract.csv")
+    fixed = write_fixed_width(tmp_path / "legacy.txt")
+    layouts = load_county("los_angeles").court_layouts  # generic_csv, legacy_fixed_width
+    assert choose_layout(fixed, layouts).name == "legacy_fixed_width"
+    assert choose_layout(csv_file, layouts).name == "generic_csv"
+    read = read_court([csv_file, fixed], layouts, county="los_angeles", as_of=AS_OF)
+    assert read.stats.select("layout", "rows_accepted").rows() == [("generic_csv", 5), ("legacy_fixed_width", 5)]
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="fits none of the layouts generic_csv, legacy_fixed_width"):
+        read_court([other], layouts, county="los_angeles")

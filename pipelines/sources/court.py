@@ -1024,9 +1024,48 @@ def _empty_read() -> tuple[pl.DataFrame, pl.DataFrame]:
     return model.empty(ROW_SCHEMA), model.empty(model.QUARANTINE)
 
 
+def _fits(path: Path, layout: Layout) -> bool:
+    """Whether a file looks like it was written in a layout (cheap: extension, header, first line)."""
+    suffix = path.suffix.lower()
+    if layout.kind == "excel":
+        return suffix in (".xlsx", ".xlsm")
+    if layout.kind == "parquet":
+        return suffix == ".parquet"
+    if layout.kind == "sql" or suffix in (".xlsx", ".xlsm", ".parquet"):
+        return False
+    with open(path, "rb") as f:
+        head = f.read(1 << 16).decode(layout.encoding, errors="replace").splitlines()
+    lines = [line for line in head[layout.skip_rows:] if line.strip()]
+    if not lines:
+        return False
+    if layout.kind == "fixed_width":
+        anchors = [layout.fields[f] for f in ("case_number", "name", "last_name") if f in layout.fields]
+        longest = layout.record_length or max(s.end for s in layout.fields.values() if s.end)
+        return layout.delimiter not in lines[0][:longest] and max(s.start for s in anchors) <= len(lines[0]) <= longest
+    if layout.header:
+        header = {_norm_header(h) for h in _split_header(lines[0], layout)}
+        wanted = {_norm_header(c) for spec in layout.fields.values() for c in spec.columns}
+        return wanted <= header
+    return len(_split_header(lines[0], layout)) >= max((i for s in layout.fields.values() for i in s.indexes), default=0) + 1
+
+
+def choose_layout(path: str | os.PathLike, layouts: Sequence[Layout | str | os.PathLike]) -> Layout:
+    """The first of ``layouts`` a file fits (a county's ``court_layouts``, in order); InputError
+    naming the file and the layouts tried when none does."""
+    loaded = [lay if isinstance(lay, Layout) else load_layout(lay) for lay in layouts]
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", file=path.name, kind="OTHER")
+    for lay in loaded:
+        if _fits(path, lay):
+            return lay
+    raise InputError(f"fits none of the layouts {', '.join(lay.name for lay in loaded)}", file=path.name,
+                     kind="LAYOUT")
+
+
 def read_court(
     paths: Sequence[str | os.PathLike],
-    layout: Layout | str | os.PathLike,
+    layout: Layout | str | os.PathLike | Sequence[Layout | str | os.PathLike],
     *,
     county: str,
     as_of: date | None = None,
@@ -1034,23 +1073,30 @@ def read_court(
 ) -> CourtRead:
     """Read court extracts through a layout, with quarantine and per-file conservation.
 
-    ``layout`` is a Layout or a layout name/path. ``county`` (slug, display or DOJ name) fills
-    rows that have no county of their own. ``as_of`` is the compute-at date: it sets the century
-    of two-digit years (normalize/dates.py); default today — pass it for reproducible runs.
-    For ``sql`` layouts ``paths`` must be empty: rows come from the layout's query (sql.py).
-    ``on_file`` is called with each file's stats row as it completes (progress display).
+    ``layout`` is a Layout or a layout name/path, or a list of them (a county's
+    ``court_layouts``): each file is then read through the first layout it fits
+    (``choose_layout``). ``county`` (slug, display or DOJ name) fills rows that have no county of
+    their own. ``as_of`` is the compute-at date: it sets the century of two-digit years
+    (normalize/dates.py); default today — pass it for reproducible runs. For ``sql`` layouts
+    ``paths`` must be empty: rows come from the layout's query (sql.py); with a list of layouts
+    and no files, the first sql layout is read. ``on_file`` is called with each file's stats row
+    as it completes (progress display).
 
     A file that cannot be read at all (missing, no header, header without the layout's columns,
     not a workbook) raises InputError naming file and reason. Rows that cannot be read go to
     ``quarantine``.
     """
-    if not isinstance(layout, Layout):
-        layout = load_layout(layout)
+    if isinstance(layout, (list, tuple)):
+        choices = [lay if isinstance(lay, Layout) else load_layout(lay) for lay in layout]
+        if not choices:
+            raise ConfigError("no court layout given")
+    else:
+        choices = [layout if isinstance(layout, Layout) else load_layout(layout)]
     as_of_year = (as_of or date.today()).year
     county_name = doj_county_name(county)
     rows_frames, quarantine_frames, stats = [], [], []
 
-    def finish(structured: _Structured, file: str) -> None:
+    def finish(structured: _Structured, file: str, layout: Layout) -> None:
         read = structured.frame.height + structured.bad.height
         rows, quarantine = _interpret(structured, layout, file=file, as_of_year=as_of_year)
         rows = rows.with_columns(pl.col("county").fill_null(county_name))
@@ -1069,23 +1115,25 @@ def read_court(
         if on_file is not None:
             on_file(stat)
 
-    if layout.kind == "sql":
-        if paths:
-            raise InputError(f"layout {layout.name!r} reads a database: give no files", kind="LAYOUT")
+    sql_layouts = [lay for lay in choices if lay.kind == "sql"]
+    if not paths and sql_layouts:
         from pipelines.sources.sql import read_query  # noqa: PLC0415
 
-        table, label = read_query(layout.sql, county=county_name)
-        finish(_table_structured(table, layout, label, 1, "sql"), label)
+        table, label = read_query(sql_layouts[0].sql, county=county_name)
+        finish(_table_structured(table, sql_layouts[0], label, 1, "sql"), label, sql_layouts[0])
+    elif paths and len(choices) == 1 and choices[0].kind == "sql":
+        raise InputError(f"layout {choices[0].name!r} reads a database: give no files", kind="LAYOUT")
     else:
         for p in paths:
             path = Path(p)
             if not path.is_file():
                 raise InputError("no such file", file=path.name, kind="OTHER")
+            chosen = choices[0] if len(choices) == 1 else choose_layout(path, choices)
             try:
-                structured = _structure(path, layout)
+                structured = _structure(path, chosen)
             except OSError as exc:
                 raise InputError(f"cannot read the file ({exc.strerror or exc})", file=path.name, kind="OTHER") from exc
-            finish(structured, path.name)
+            finish(structured, path.name, chosen)
 
     rows = pl.concat(rows_frames, how="vertical") if rows_frames else _empty_read()[0]
     quarantine = pl.concat(quarantine_frames, how="vertical") if quarantine_frames else _empty_read()[1]
