@@ -7,6 +7,8 @@ without a browser (vl-convert, offline) for the impact report and its PDF.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -106,10 +108,15 @@ def lines(rows: list[dict[str, Any]], *, x: str, y: str, color: str, title: str,
 
 
 def to_svg(spec: dict[str, Any]) -> str:
-    """The chart as an SVG document (rendered offline by vl-convert)."""
+    """The chart as an SVG document (rendered offline by vl-convert; the same spec is drawn once)."""
+    return _svg(json.dumps(spec, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _svg(spec_json: str) -> str:
     import vl_convert as vlc  # noqa: PLC0415 (starts a JS runtime: only when drawing)
 
-    return vlc.vegalite_to_svg(spec, vl_version=_vl_version())
+    return vlc.vegalite_to_svg(json.loads(spec_json), vl_version=_vl_version())
 
 
 def to_png(spec: dict[str, Any], *, scale: float = 2.0) -> bytes:

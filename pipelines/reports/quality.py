@@ -226,3 +226,18 @@ def run_quality(info: RunInfo, *, previous: RunInfo | None = None) -> dict[str, 
         "determinations": dets,
         "changes_from_previous": changes,
     }
+
+
+def published_quality(quality: dict[str, Any]) -> dict[str, Any]:
+    """The figures as the dashboard publishes them: people and conviction figures suppressed,
+    operational figures (files, rows, expectations, linkage pairs, review queue) as they are."""
+    from pipelines.reports.suppression import suppress  # noqa: PLC0415
+
+    out = dict(quality)
+    for key in ("reconciliation", "determinations", "changes_from_previous"):
+        out[key] = suppress(quality.get(key, {}), keep={"policy", "policy_version", "previous_run"})
+    linkage_figures = dict(quality.get("linkage", {}))
+    if "people" in linkage_figures:
+        linkage_figures["people"] = suppress(linkage_figures["people"])
+    out["linkage"] = linkage_figures
+    return out
