@@ -234,3 +234,11 @@ def test_a_county_with_several_layouts_reads_each_file_through_the_one_it_fits(t
     other.write_text("a,b\n1,2\n")
     with pytest.raises(InputError, match="fits none of the layouts generic_csv, legacy_fixed_width"):
         read_court([other], layouts, county="los_angeles")
+
+
+def test_byte_order_mark_and_windows_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "excel_saved.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEADER + "\r\n" + row() + "\r\n").encode())
+    read = read_court([path], "generic_csv", county="los_angeles", as_of=AS_OF)
+    assert read.stats.select("rows_read", "rows_accepted").row(0) == (1, 1)
+    assert read.rows.select("case_number", "comment").row(0) == ("BA336486", None)

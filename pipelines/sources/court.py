@@ -470,7 +470,7 @@ def _split_header(line: str, layout: Layout) -> list[str]:
 
 
 def _norm_header(name: str) -> str:
-    return " ".join(name.split()).upper()
+    return " ".join(name.replace("\ufeff", "").split()).upper()  # a byte-order mark is not part of it
 
 
 def _locate_columns(header: list[str], layout: Layout, file: str) -> dict[str, int]:
