@@ -3,24 +3,37 @@
     read = read_doj(["county.dat"])                    # DojRead(rows, quarantine, stats)
     persons = doj_persons(read.rows)                   # model.PERSON, one row per SUBJECT_ID
     counts = doj_counts(read.rows)                     # model.COUNT + extras, one per count
+    loaded = load_doj(["county.dat"])                  # the same three steps, rows released early
 
 The file (DOMAIN.md section 3) is comma-separated with double-quote quoting and exactly 95 fields
 per row; a header row (starting with ``RECORD_ID``) is optional and may end with a stray comma.
 
-How a file is read, without a Python loop over rows:
+How a file is read, without a Python loop over rows. The file is cut into blocks of whole lines
+(about 64 MB; two are worked on at once), and each block is:
 
-1. The file is read as one text column of physical lines (Polars ``read_csv`` with a separator
-   byte that does not occur in the file and no quoting). Invalid UTF-8 (old Latin-1 files) is
-   replaced, never fatal; such files are reported with encoding ``"latin-1 (lossy)"``.
-2. Each line is checked with one regular expression for "exactly 95 well-formed CSV fields".
-   Bad lines are explained (field count, unterminated quote, quote inside an unquoted field,
-   NUL byte) and quarantined, or fail the file in strict mode. Empty lines carry no data and
-   are skipped (counted in ``stats.blank_lines``), as the incumbent tool did.
-3. The good lines are parsed with Polars ``read_csv`` (every column String, values exactly as
-   written, empty fields ``""``). When every line is good the file itself is parsed directly.
+1. parsed directly with Polars ``read_csv`` (every column String, values exactly as written,
+   empty fields ``""``) when that is provably safe: no NUL byte, every quote at a field edge,
+   exactly 94 separators per line, one row per line and DOJ's END_OF_REC marker on every row
+   (see ``_read_block_quickly``). This is the common case and needs no per-line work. Otherwise:
+2. read as one text column of physical lines (``read_csv`` with a separator byte that does not
+   occur and no quoting); each line is checked with one regular expression for "exactly 95
+   well-formed CSV fields". Bad lines are explained (field count, unterminated quote, quote
+   inside an unquoted field, NUL byte) and quarantined, or fail the file in strict mode. Empty
+   lines carry no data and are skipped (counted in ``stats.blank_lines``), as the incumbent did.
+   The good lines are then parsed as in 1.
 
-A quoted field spanning several lines is not supported: the DOJ format has none, and each part
-is quarantined as an unterminated quote.
+Invalid UTF-8 (old Latin-1 files) is replaced, never fatal; such files are reported with encoding
+``"latin-1 (lossy)"``. A quoted field spanning several lines is not supported: the DOJ format
+has none, and each part is quarantined as an unterminated quote.
+
+Memory: Polars keeps 16 bytes per string value, so the raw rows cost about 1 GB per 2M rows for
+the 21 columns the canonical frames need (``columns=CANONICAL_INPUT_COLUMNS``) and about 4x that
+for all 95. ``load_doj`` gives the rows back as soon as persons and counts no longer need them.
+
+Persons and counts follow the incumbent tool's semantics (gogen data/doj_row.go, subject.go);
+a DOJ file lists each person's rows together, so persons, counts and cases are runs of rows and
+are found with prefix sums instead of hash grouping (files that are not in that order are
+sorted first, with the same result).
 """
 
 from __future__ import annotations
