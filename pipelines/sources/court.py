@@ -17,9 +17,14 @@ Reading is split in two layers, both Polars expressions (no Python loop over row
    positions, cells; a row that cannot be split into fields is quarantined here.
 2. *interpretation* (shared by every kind): blanks trimmed, multi-column fields coalesced, dates
    parsed with the layout's format and the century rule (normalize/dates.py) into ISO text,
-   names split into parts (normalize/names.py), dispositions classified with the layout's code
-   table, required fields checked; a row missing a case number, a charge (when the comment names
-   no statute either) or a name, or with an invalid required date, is quarantined.
+   case numbers normalized, dispositions classified with the layout's code table, required
+   fields checked; a row missing a case number, a charge (when the comment names no statute
+   either) or a surname, or with an invalid required date, is quarantined. The name stays as
+   written, with its format: court_persons parses it (once per person, not per charge).
+
+Values that repeat (dates in two-digit formats, dispositions, statutes, case numbers, names) are
+normalized once per distinct value and joined back; the raw text of a line is re-read only for
+the rows that end up in quarantine, so a clean extract never holds its text twice.
 
 Per file, rows read = rows accepted + rows quarantined (ConservationError otherwise); empty
 lines carry nothing and are counted separately (``blank_lines``), like the DOJ reader does.
