@@ -408,14 +408,6 @@ def _read_lines(source: Path | io.BytesIO) -> tuple[pl.DataFrame, bool]:
     return frame.with_columns(pl.col("raw").fill_null("").str.strip_suffix("\r")), lossy
 
 
-_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
-
-
-def _has_control_bytes(source: Path | io.BytesIO) -> bool:
-    data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
-    return len(data.translate(None, _CONTROL_BYTES)) != len(data)
-
-
 def _numbered(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.with_row_index("source_line", offset=1).with_columns(pl.col("source_line").cast(pl.Int64))
 
@@ -452,12 +444,16 @@ def _line_fetcher(source: Path | io.BytesIO) -> Callable[[pl.Series], pl.DataFra
     return fetch
 
 
+# Control characters: a line holding one is binary garbage, never a good line.
+_CTRL_CLASS = r"\x00-\x08\x0B\x0C\x0E-\x1F\x7F"
+
+
 def _field_regex(delim: str, quote: str | None) -> str:
     d = _escape(delim)
     if quote is None:
-        return f"[^{d}\\x00]*"
+        return f"[^{d}{_CTRL_CLASS}]*"
     q = _escape(quote)
-    return f"(?:[^{d}{q}\\x00]*|{q}(?:[^{q}\\x00]|{q}{q})*{q})"
+    return f"(?:[^{d}{q}{_CTRL_CLASS}]*|{q}(?:[^{q}{_CTRL_CLASS}]|{q}{q})*{q})"
 
 
 def _escape(ch: str) -> str:
@@ -541,11 +537,12 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     count_re = f"{{{expected - 1}}}" if expected is not None else f"{{{minimum - 1},}}"
     raw = pl.col("raw")
     # Control characters anywhere in the file? (one pass over the bytes; most files have none)
-    maybe_binary = lossy or _has_control_bytes(source)
+    # The good-line pattern excludes control characters; replaced undecodable bytes are checked
+    # only when the decoding was lossy.
     flags = lines.select(
         (raw.str.strip_chars() == "").alias("blank"),
         (raw.str.contains(f"^{field}(?:{d}{field}){count_re}$")
-         & (~raw.str.contains(_CONTROL) if maybe_binary else pl.lit(True))).alias("good"),
+         & (~raw.str.contains(_CONTROL) if lossy else pl.lit(True))).alias("good"),
     )
     blank_lines = int(flags["blank"].sum())
     good_mask = flags["good"]
@@ -626,10 +623,8 @@ def _structure_fixed_width(path: Path, layout: Layout) -> _Structured:
     last_start = max((s.start for s in anchors if s.start is not None), default=1)
     length = raw.str.len_chars()
     too_long = (length > layout.record_length) if layout.record_length is not None else pl.lit(False)
-    maybe_binary = lossy or lossy_decode or _has_control_bytes(source)
-    reason = pl.when(too_long | (length < last_start)).then(pl.lit("line_length"))
-    if maybe_binary:
-        reason = pl.when(raw.str.contains(_CONTROL)).then(pl.lit("binary")).otherwise(reason)
+    reason = pl.when(raw.str.contains(_CONTROL)).then(pl.lit("binary")).when(too_long | (length < last_start)) \
+        .then(pl.lit("line_length"))
     lines = lines.with_columns(reason.alias("_reason"))
     limit = f"{last_start}-{layout.record_length}" if layout.record_length else f"at least {last_start}"
     bad = lines.filter(pl.col("_reason").is_not_null()).select(
