@@ -112,7 +112,7 @@ def test_summary_is_deterministic(county, tmp_path):
         .alias("determination"))
     texts = []
     for i in range(2):
-        run(county, "determinations", tmp_path / f"r{i}", frames={**frames, "determinations": bad})
+        run(county, "determinations", tmp_path / f"r{i}", frames={**frames, "determinations": bad}, docs=True)
         texts.append((tmp_path / f"r{i}" / "determinations.json").read_bytes())
     assert texts[0] == texts[1]
 
@@ -285,7 +285,7 @@ def test_failing_value_names_the_missing_field(county, tmp_path):
     (outcome,) = [o for o in result.critical_failures if o.id == "delivery.required_fields"]
     assert sorted(outcome.unexpected_values) == [("court_case_number", 1), ("statute_as_convicted", 1)]
     assert outcome.row_ids == ["doj:S00000000:001001002000", "doj:S00000001:001001002000"]
-    assert "court_case_number x1" in outcome.describe()
+    assert "failing values: court_case_number, statute_as_convicted" in outcome.describe()
 
 
 def test_warning_is_reported_but_does_not_block(county, tmp_path):

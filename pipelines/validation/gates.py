@@ -64,8 +64,9 @@ class ExpectationOutcome:
     row_ids: list[str]  # up to max_row_ids failing rows, by our ids
     row_id: str  # what the ids are ("count_id", "<source_file>:<source_line>", ...)
     kwargs: dict[str, Any]
-    # The most common failing values with their counts. Validated columns hold only codes, flags,
-    # counts, field names and conviction dates (tables.py), so these are never personal data.
+    # The most common values among the first `max_row_ids` failing rows, with their counts there
+    # (GX's partial_unexpected_counts). Validated columns hold only codes, flags, counts, field
+    # names and conviction dates (tables.py), so these are never personal data.
     unexpected_values: list[tuple[Any, int]] = field(default_factory=list)
     observed_value: Any = None
     error: str | None = None  # GX raised while evaluating (the expectation counts as failed)
@@ -82,8 +83,8 @@ class ExpectationOutcome:
         if self.unexpected_count is None:
             observed = f": observed {self.observed_value}" if self.observed_value is not None else ""
             return f"{what}{observed}"
-        values = ", ".join(f"{_show(v)} x{n}" for v, n in self.unexpected_values)
-        values = f" [{values}]" if values else ""
+        values = ", ".join(_show(v) for v, _ in self.unexpected_values)
+        values = f" (failing values: {values})" if values else ""
         ids = f"; {self.row_id}: {', '.join(self.row_ids)}" if self.row_ids else ""
         more = " ..." if self.row_ids and self.unexpected_count > len(self.row_ids) else ""
         return f"{what}: {self.unexpected_count} of {self.rows} row(s){values}{ids}{more}"
@@ -153,13 +154,9 @@ class CheckpointResult:
                 "failed_critical": len(self.critical_failures),
                 "failed_warning": len(self.warnings),
             },
-            "tables": {
-                name: {
-                    "rows": rows,
-                    "data_docs_page": _relative(self.validation_pages.get(name), out_dir),
-                }
-                for name, rows in self.table_rows.items()
-            },
+            # No per-table Data Docs pages here: their paths carry GX's run time, and this file is
+            # the same bytes for the same inputs.
+            "tables": {name: {"rows": rows} for name, rows in self.table_rows.items()},
             "data_docs": _relative(self.data_docs, out_dir),
             "parameters": _jsonable({k: v for k, v in ctx.gx_parameters().items() if k != "california_counties"}),
             "results": [o.to_json() for o in self.outcomes],

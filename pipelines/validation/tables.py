@@ -437,8 +437,11 @@ def _classified_counts(referenced: pl.Series, counts: Frame | None) -> Table:
     """One row per count id of one source named by the counts given or by the reconciliation."""
     known = None
     if counts is not None:
-        known = safe(counts, {"count_id": pl.String, "code": pl.String, "section": pl.String}).select(
-            "count_id", is_cannabis().alias("in_scope"))
+        # In scope: the cannabis counts of court steps (a DOJ arrest is not a court case, and
+        # reconcile leaves it out).
+        known = safe(counts, {"count_id": pl.String, "code": pl.String, "section": pl.String,
+                              "step_type": pl.String}).select(
+            "count_id", (is_cannabis() & (pl.col("step_type") == "COURT")).fill_null(False).alias("in_scope"))
     per = _per_count(referenced.to_frame("count_id"), known)
     table = per.select(
         # Out of scope (not cannabis) and never classified: nothing to check.
