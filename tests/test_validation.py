@@ -359,3 +359,26 @@ def test_outputs_are_not_world_readable(county, tmp_path):
     run(county, "reconciled", tmp_path / "validation", docs=True)
     for path in (tmp_path / "validation").rglob("*"):
         assert not path.stat().st_mode & 0o007, path
+
+
+def test_offline_overview_lists_every_checkpoint_and_the_county_history(county, tmp_path):
+    import re
+
+    county_dir = tmp_path / "los_angeles"
+    for run_id in ("run_a", "run_b"):
+        for name in ("doj_input", "delivery"):
+            frames = county.frames[name]
+            if run_id == "run_b" and name == "delivery":
+                frames = {**frames, "delivery": _at(frames["delivery"], 0, "relief", "review")}
+            result = run(county, name, county_dir / run_id / "validation", frames=frames, docs=True, run_id=run_id)
+    page = result.overview
+    assert page == county_dir / "run_b" / "validation" / "index.html"
+    text = page.read_text()
+    # Nothing to fetch from outside: the page reads on a machine without internet access.
+    assert not re.search(r'(src|href)="https?:', text)
+    assert "delivery.relief_actionable" in text and "BLOCKED" in text
+    assert "doj:S00000000:001001001000" in text
+    for link in re.findall(r'href="([^"#]+)"', text):
+        assert (page.parent / link).exists(), link
+    assert "Runs of this county" in text and "run_a" in text and "run_b" in text
+    assert f"details: {page}" in str(pytest.raises(ValidationFailed, gate, result).value)

@@ -33,6 +33,7 @@ import polars as pl
 
 import pipelines.runs  # noqa: F401 (umask 007: validation artefacts are not world-readable)
 from pipelines.errors import ValidationFailed
+from pipelines.validation.overview import write_overview
 from pipelines.validation.suites import ROOT, ExpectationSpec, SuiteSpec, gx_kwargs, load_suite
 from pipelines.validation.tables import Table, ValidationContext, builders
 
@@ -109,7 +110,8 @@ class CheckpointResult:
     outcomes: list[ExpectationOutcome]
     table_rows: dict[str, int]
     summary_path: Path
-    data_docs: Path | None  # index.html of the run's Data Docs (None when not built)
+    data_docs: Path | None  # index.html of the run's GX Data Docs (None when not built)
+    overview: Path | None = None  # <out_dir>/index.html: every checkpoint of the run, readable offline
     validation_pages: dict[str, Path] = field(default_factory=dict)  # table -> its Data Docs page
     context: ValidationContext | None = None
     suite_path: Path | None = None
@@ -132,6 +134,8 @@ class CheckpointResult:
         ]
         lines += [f"  critical: {o.describe()}" for o in self.critical_failures]
         lines += [f"  warning:  {o.describe()}" for o in self.warnings]
+        if self.overview:
+            lines.append(f"  overview: {self.overview}")
         if self.data_docs:
             lines.append(f"  Data Docs: {self.data_docs}")
         return "\n".join(lines)
@@ -226,6 +230,8 @@ def run_checkpoint(
         context=ctx, suite_path=suite.path, timings=timings,
     )
     _write_json(result.summary_path, result.to_json())
+    if ctx.build_docs:
+        result.overview = write_overview(out_dir)
     timings["total"] = time.perf_counter() - started
     level = logging.INFO if success else logging.WARNING
     log.log(level, "validation %s: %s; %d expectations, %d critical failed, %d warning(s)%s",
@@ -255,7 +261,7 @@ def gate(result: CheckpointResult) -> CheckpointResult:
         f"{len(failures)} critical expectation(s) failed"
     ]
     lines += [f"  - {o.describe()}" for o in failures]
-    lines.append(f"  details: {result.summary_path}" + (f"; Data Docs: {result.data_docs}" if result.data_docs else ""))
+    lines.append(f"  details: {result.overview or result.summary_path}")
     raise ValidationFailed("\n".join(lines))
 
 
