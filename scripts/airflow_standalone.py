@@ -36,17 +36,24 @@ def main(argv: list[str] | None = None) -> int:
           f"{airflow_home}/simple_auth_manager_passwords.json.generated)")
     print("  Ctrl-C stops every Airflow process.", flush=True)
 
-    proc = subprocess.Popen([airflow_bin(), "standalone"], env=env, start_new_session=True)
-
     def interrupt(_signum, _frame):
         raise KeyboardInterrupt
 
+    # Handlers before starting Airflow: a SIGINT ignored by our parent (a background job) would
+    # otherwise stay ignored in every Airflow process, and Ctrl-C could not stop them.
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+    proc = None
     try:
+        proc = subprocess.Popen([airflow_bin(), "standalone"], env=env, start_new_session=True)
         while proc.poll() is None:
             time.sleep(0.5)
         return proc.returncode
     except KeyboardInterrupt:
+        if proc is None:
+            return 130
+        # A second Ctrl-C must not abandon Airflow half stopped.
+        signal.signal(signal.SIGINT, lambda *_: print("still stopping, please wait…", flush=True))
         print("\nstopping airflow standalone (this takes up to a minute)…", flush=True)
         code = stop_group(proc)
         print("airflow standalone stopped.")
