@@ -1185,8 +1185,9 @@ def _ordinal(frame: pl.DataFrame, group: list[str], order: str, name: str) -> pl
     return frame.with_columns((idx - pl.when(new).then(idx).forward_fill() + 1).alias(name))
 
 
-def _prepare_rows(rows: pl.DataFrame | pl.LazyFrame, county: str) -> pl.DataFrame:
-    """Rows with _pos, _county, case parts, case_id, _person_key and person_id."""
+def _prepare_rows(rows: pl.DataFrame | pl.LazyFrame, county: str, *, ids: bool = True) -> pl.DataFrame:
+    """Rows with _pos, _county, case parts, _person_key and _pkey (the person key, the court's or
+    derived); with ``ids`` also case_id and person_id (court_persons formats ids per person)."""
     df = rows.collect(engine="in-memory") if isinstance(rows, pl.LazyFrame) else rows
     df = df.with_columns(*[pl.lit(None, dtype=t).alias(c) for c, t in ROW_SCHEMA.items() if c not in df.columns])
     county_name = doj_county_name(county)
@@ -1205,26 +1206,31 @@ def _prepare_rows(rows: pl.DataFrame | pl.LazyFrame, county: str) -> pl.DataFram
         df = case_numbers.case_number_keys(df, "case_number").rename(
             {"normalized": "_case", "defendant_suffix": "_defendant_suffix", "base": "_case_base"}
         )
-    df = df.with_columns(pl.format("court:{}:{}", "_county", "_case").alias("case_id"))
 
     # Person: the court's own key; else one per distinct (name, DOB) within the case, numbered in
     # order of first appearance ("<case>#1"): deterministic, and no personal data in the id.
     keyless = df.filter(pl.col("_person_key").is_null())
     if keyless.height:
         ident = keyless.select(
-            "_pos", "case_id", pl.col("name").str.to_uppercase().str.replace_all(r"\s+", "").alias("_nm"), "dob"
+            "_pos", "_county", "_case", pl.col("name").str.to_uppercase().str.replace_all(r"\s+", "").alias("_nm"),
+            "dob",
         )
-        firsts = ident.group_by("case_id", "_nm", "dob").agg(pl.col("_pos").min().alias("_first"))
-        firsts = _ordinal(firsts, ["case_id"], "_first", "_n")
-        derived = ident.join(firsts, on=["case_id", "_nm", "dob"], how="left", nulls_equal=True).select(
-            "_pos", pl.format("{}#{}", pl.col("case_id").str.split(":").list.last(), "_n").alias("_derived_key")
+        keys = ["_county", "_case", "_nm", "dob"]
+        firsts = ident.group_by(keys).agg(pl.col("_pos").min().alias("_first"))
+        firsts = _ordinal(firsts, ["_county", "_case"], "_first", "_n")
+        derived = ident.join(firsts, on=keys, how="left", nulls_equal=True).select(
+            "_pos", pl.format("{}#{}", "_case", "_n").alias("_derived_key")
         )
-        df = df.join(derived, on="_pos", how="left", maintain_order="left")
+        mapped = df.select("_pos").join(derived, on="_pos", how="left", maintain_order="left")
+        df = df.with_columns(pl.coalesce(pl.col("_person_key"), mapped["_derived_key"]).alias("_pkey"))
     else:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("_derived_key"))
-    return df.with_columns(
-        pl.format("court:{}:{}", "_county", pl.coalesce("_person_key", "_derived_key")).alias("person_id")
-    )
+        df = df.with_columns(pl.col("_person_key").alias("_pkey"))
+    if ids:
+        df = df.with_columns(
+            pl.format("court:{}:{}", "_county", "_case").alias("case_id"),
+            pl.format("court:{}:{}", "_county", "_pkey").alias("person_id"),
+        )
+    return df
 
 
 def _has_digit(c: str) -> pl.Expr:
@@ -1233,16 +1239,19 @@ def _has_digit(c: str) -> pl.Expr:
 
 def _conflict_lists(persons: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
     """``conflicting_fields`` from the ``_x_<field>`` flags; lists are built only for the persons
-    that have a conflict (building millions of empty lists row by row costs)."""
+    that have a conflict (building millions of empty lists row by row costs), and only the small
+    two-column frame is put back in order, never the wide one."""
     flags = [pl.col(f"_x_{f}").fill_null(False) for f in fields]
-    persons = persons.with_row_index("_i")
-    mask = persons.select(pl.any_horizontal(flags)).to_series()
-    hit = persons.filter(mask).with_columns(
+    small = persons.select(*flags).with_row_index("_i")
+    mask = small.select(pl.any_horizontal(flags)).to_series()
+    hit = small.filter(mask).select(
+        "_i",
         pl.concat_list([pl.when(flag).then(pl.lit(f)) for f, flag in zip(fields, flags, strict=True)])
-        .list.drop_nulls().alias("conflicting_fields")
+        .list.drop_nulls().alias("conflicting_fields"),
     )
-    miss = persons.filter(~mask).with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("conflicting_fields"))
-    return pl.concat([hit, miss], how="vertical").sort("_i").drop("_i", *[f"_x_{f}" for f in fields])
+    miss = small.filter(~mask).select("_i", pl.lit([], dtype=pl.List(pl.String)).alias("conflicting_fields"))
+    lists = pl.concat([hit, miss], how="vertical").sort("_i")["conflicting_fields"]
+    return persons.drop([f"_x_{f}" for f in fields]).with_columns(lists.rechunk())
 
 
 def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFrame:
@@ -1255,7 +1264,7 @@ def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataF
     (normalize/ids.py, names.py). ``conflicting_fields`` names the identity fields (CII, SSN,
     licence, DOB, name) that carry more than one distinct value for the person.
     """
-    df = _prepare_rows(rows, county)
+    df = _prepare_rows(rows, county, ids=False)
     # Conflicts: identity values compared as 64-bit hashes of their letters and digits (min != max
     # per person is far cheaper than counting distinct strings).
     keys = {"cii": "cii", "ssn": "ssn", "cdl": "dl_number", "dob": "dob", "name": "name"}
@@ -1267,9 +1276,8 @@ def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataF
         .alias(f"_h_{f}")
         for f, src in keys.items()
     ])
-    persons = df.group_by("person_id", maintain_order=True).agg(
+    persons = df.group_by("_county", "_pkey", maintain_order=True).agg(
         pl.col("_person_key").first(ignore_nulls=True).alias("source_person_key"),
-        pl.col("_county").first().alias("county"),
         _has_digit("cii").first().alias("cii"),
         _has_digit("ssn").first().alias("ssn"),
         _has_digit("dl_number").first().alias("dl_number"),
@@ -1281,6 +1289,8 @@ def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataF
     )
     dl = ids.dl_parts(pl.col("dl_number"))
     persons = _lazy(persons).with_columns(
+        pl.format("court:{}:{}", "_county", "_pkey").alias("person_id"),
+        pl.col("_county").alias("county"),
         ids.normalize_cii(pl.col("cii")).alias("cii"),
         ids.normalize_ssn(pl.col("ssn")).alias("ssn"),
         dl.struct.field("dl_number").alias("cdl"),
