@@ -127,7 +127,8 @@ def print_outputs(result: DagTestResult) -> None:
     print(f"Airflow log: {result.log_path}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also used by the tests)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--county", help="county config name (config/counties/NAME.yaml) or such a YAML path")
@@ -147,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-selection", choices=["newest", "all"], default="newest")
     parser.add_argument("--airflow-home", default=os.environ.get("AIRFLOW_HOME") or str(ROOT / ".airflow"))
     parser.add_argument("--log", help="where Airflow's output goes (default: <workdir>/airflow-dags-test.log)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     workdir = str(Path(args.workdir).resolve())
     conf: dict = {"workdir": workdir, "drop_selection": args.drop_selection}

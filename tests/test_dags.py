@@ -262,3 +262,19 @@ def test_inputs_from_drop_folders(airflow_in_process, tmp_path):
     assert select_drop_files(tmp_path / "missing", "newest") == []
     with pytest.raises(AirflowFailException):
         select_drop_files(tmp_path, "oldest")
+
+
+def test_dags_test_script_arguments(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import airflow_dags_test
+
+    args = airflow_dags_test.build_parser().parse_args(
+        ["--county", "los_angeles", "--doj", "a.dat", "--doj", "b.dat", "--court", "c.csv", "d.csv"])
+    assert args.doj == ["a.dat", "b.dat"] and args.court == ["c.csv", "d.csv"]
+    assert airflow_dags_test.county_dag_id("Los Angeles") == ("autoclear_county_los_angeles", None)
+    counties = tmp_path / "config" / "counties"
+    counties.mkdir(parents=True)
+    assert airflow_dags_test.county_dag_id(str(counties / "alpine.yaml")) == (
+        "autoclear_county_alpine", str(tmp_path / "config"))
+    with pytest.raises(SystemExit):
+        airflow_dags_test.county_dag_id(str(tmp_path / "alpine.yaml"))
