@@ -202,19 +202,22 @@ def run_checkpoint(
     # table Great Expectations (single-threaded Python) is validating.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validation-prepare") as pool:
         pending = {t: pool.submit(_build, build[t]) for t in suite.tables}
-        gx_run = _GxRun(out_dir)
-        checkpoints = gx_run.setup(suite, ctx)
-        setup_done = time.perf_counter()
-        timings["gx_setup"] = setup_done - started
-        for table_name in suite.tables:
-            table, frame, seconds = pending[table_name].result()
-            timings["prepare"] += seconds
-            t0 = time.perf_counter()
-            identifier, gx_result = gx_run.validate(checkpoints[table_name], frame, ctx, run_time)
-            timings[f"validate.{table_name}"] = time.perf_counter() - t0
-            identifiers[table_name] = identifier
-            table_rows[table_name] = table.frame.height
-            outcomes += _outcomes(suite, table_name, table, gx_result, ctx.max_row_ids)
+        try:
+            gx_run = _GxRun(out_dir)
+            checkpoints = gx_run.setup(suite, ctx)
+            timings["gx_setup"] = time.perf_counter() - started
+            for table_name in suite.tables:
+                table, frame, seconds = pending[table_name].result()
+                timings["prepare"] += seconds
+                t0 = time.perf_counter()
+                identifier, gx_result = gx_run.validate(checkpoints[table_name], frame, ctx, run_time)
+                timings[f"validate.{table_name}"] = time.perf_counter() - t0
+                identifiers[table_name] = identifier
+                table_rows[table_name] = table.frame.height
+                outcomes += _outcomes(suite, table_name, table, gx_result, ctx.max_row_ids)
+        finally:  # on an error, do not build the tables nobody will validate
+            for future in pending.values():
+                future.cancel()
     validated = time.perf_counter()
     timings["validate"] = validated - started  # wall time of validation, preparing tables included
 
