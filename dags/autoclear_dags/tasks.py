@@ -113,7 +113,7 @@ def registered_stages() -> set[str]:
 
 
 def build_spec(county: str, params: dict, run_date: date) -> Any:
-    """The RunSpec for one county from a DAG run's params (see county_params for their meaning)."""
+    """The RunSpec for one county from a DAG run's params (their meaning: county.run_params)."""
     from pipelines.config import load_county  # noqa: PLC0415
     from pipelines.errors import AutoclearError  # noqa: PLC0415
     from pipelines.flow import RunSpec  # noqa: PLC0415
