@@ -33,7 +33,7 @@ STATEWIDE_SUMMARY_RE = re.compile(r"autoclear statewide summary: (\S+)")
 TASK_END_RE = re.compile(r"\[DAG TEST\] end task task_id=(\S+) map_index=(-?\d+)")
 # Why a task failed: the tasks raise AirflowFailException with the file, line and reason.
 ERROR_RE = re.compile(r"^(?:[\w.]+\.)?(?:AirflowFailException|AirflowException|KeyError|FileNotFoundError): (.+)$")
-DAGRUN_RE = re.compile(r"DagRun Finished: dag_id=(\S+),.*state=(\w+)")
+DAGRUN_RE = re.compile(r"DagRun Finished: dag_id=(\S+),.*? run_id=([^,\s]+),.*state=(\w+)")
 # Stage summary keys that point at something a person wants to open.
 OUTPUT_KEYS = (("delivery", "outbox_path"), ("report", "report_html"), ("dashboard", "dashboard"),
                ("data docs", "data_docs"))
@@ -52,6 +52,7 @@ class DagTestResult:
     statewide_summary: str | None = None
     tasks_done: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    run_id: str | None = None  # Airflow's id of the DAG run
 
     @property
     def ok(self) -> bool:
@@ -99,7 +100,7 @@ def run_dags_test(dag_id: str, conf: dict, *, airflow_home: str | os.PathLike, l
             if (m := ERROR_RE.search(line.strip())) and m.group(1) not in result.errors:
                 result.errors.append(m.group(1))
             if m := DAGRUN_RE.search(line):
-                result.state = m.group(2).lower()
+                result.run_id, result.state = m.group(2), m.group(3).lower()
             if deadline and time.perf_counter() > deadline:
                 proc.kill()
                 raise TimeoutError(f"airflow dags test {dag_id} took more than {timeout} s (log: {log_path})")

@@ -204,6 +204,16 @@ def test_county_dag_equals_run_county(counties, airflow_home, af_overrides, dire
     assert dag_run_dir.relative_to(workdir) == direct_run.relative_to(direct_run.parents[1]), "different run ids"
     assert_same_outputs(dag_run_dir, direct_run)
 
+    # Re-running a task (as a retry or a cleared task does) overwrites its outputs with the same bytes.
+    determinations = dag_run_dir / "determinations.parquet"
+    before, written = determinations.read_bytes(), determinations.stat().st_mtime_ns
+    env = airflow_local.airflow_env(airflow_home, **af_overrides)
+    rerun = subprocess.run([airflow_local.airflow_bin(), "tasks", "test", "autoclear_county_alpine", "eligibility",
+                            result.run_id], env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert determinations.stat().st_mtime_ns > written and determinations.read_bytes() == before
+    assert_same_outputs(dag_run_dir, direct_run)
+
 
 def airflow_local_stages() -> tuple[str, ...]:
     from pipelines.flow import STAGES
