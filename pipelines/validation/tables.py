@@ -116,12 +116,6 @@ def present(name: str) -> pl.Expr:
     return (pl.col(name).cast(pl.String).str.strip_chars().str.len_bytes() > 0).fill_null(False)
 
 
-def trimmed(name: str) -> pl.Expr:
-    """The value trimmed, blank as null."""
-    text = pl.col(name).cast(pl.String).str.strip_chars()
-    return pl.when(text.str.len_bytes() > 0).then(text)
-
-
 def missing_fields(schema: Mapping[str, pl.DataType], names: list[str]) -> pl.Expr:
     """Comma-joined names of the columns that are blank or null on this row ("" when none)."""
     parts = [
@@ -353,8 +347,8 @@ def doj_input(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite:
             pl.when(present("STP_EVENT_DATE") & pl.col("event_date").is_null()).then(pl.lit("STP_EVENT_DATE")),
             pl.when(present("PRI_DOB") & dob.is_null()).then(pl.lit("PRI_DOB")),
         ]
-        unknown = [
-            pl.when(trimmed(field).is_not_null() & ~trimmed(field).is_in(allowed)).then(pl.lit(field))
+        unknown = [  # values as written: a padded code is not a known code either
+            pl.when(pl.col(field).is_not_null() & ~pl.col(field).is_in([*allowed, ""])).then(pl.lit(field))
             for field, allowed in DOJ_CODES.items()
         ]
         table = r.select(
@@ -366,7 +360,7 @@ def doj_input(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite:
             (~pl.col("_convicted") | pl.col("event_date").is_not_null()).alias("conviction_date_readable"),
             pl.concat_str(unreadable, separator=",", ignore_nulls=True).fill_null("").alias("unreadable_dates"),
             "event_date",
-            trimmed("STP_ORI_CNTY_NAME").alias("event_county"),
+            pl.when(pl.col("STP_ORI_CNTY_NAME") != "").then(pl.col("STP_ORI_CNTY_NAME")).alias("event_county"),
             pl.concat_str(unknown, separator=",", ignore_nulls=True).fill_null("").alias("unknown_codes"),
         )
         return _table(table, r.select("source_file", "source_line"), _line_id())
@@ -407,29 +401,36 @@ def _per_count(referenced: pl.DataFrame, known: pl.DataFrame | None) -> pl.DataF
     """One row per count id named by `referenced` (the stage's output) or `known` (its input).
 
     `referenced` has ``count_id`` (one row per mention); `known` has ``count_id``, ``in_scope``
-    (must be referenced exactly once) and optional extra columns (first value kept). One
-    group-by over both, instead of a join per question. Columns: ``times`` (mentions),
-    ``is_known`` (null when `known` is None), ``in_scope`` and the extras.
+    (must be referenced exactly once) and optional extra columns (numbers or dates). One
+    group-by over both, instead of a join per question. Columns: ``count_id``, ``times``
+    (mentions), ``is_known`` (null when `known` is None), ``in_scope`` and the extras; rows in
+    order of first appearance (`known` first), so reports are the same from run to run.
     """
-    mentions = referenced.select(pl.col("count_id").cast(pl.String), pl.lit(1, pl.Int64).alias("_mention"))
-    if known is None:
-        both = mentions.with_columns(pl.lit(False).alias("in_scope"))
-        extras: list[str] = []
-    else:
+    mentions = referenced.lazy().select(
+        pl.col("count_id").cast(pl.String), pl.lit(1, pl.Int64).alias("_mention"), pl.lit(None, pl.Boolean).alias("_known"))
+    extras: list[str] = []
+    parts = []
+    if known is not None:
         extras = [c for c in known.columns if c not in ("count_id", "in_scope")]
-        both = pl.concat(
-            [mentions, known.with_columns(pl.lit(0, pl.Int64).alias("_mention"), pl.lit(True).alias("_known"))],
-            how="diagonal",
-        )
+        parts.append(known.lazy().with_columns(pl.lit(0, pl.Int64).alias("_mention"), pl.lit(True).alias("_known")))
+    parts.append(mentions)
     return (
-        both.filter(pl.col("count_id").is_not_null())
-        .group_by("count_id", maintain_order=True)
+        pl.concat(parts, how="diagonal")
+        .with_row_index("_first")
+        .filter(pl.col("count_id").is_not_null())
+        # An unordered group-by then a sort on the row number is faster than maintain_order.
+        .group_by("count_id")
         .agg(
+            pl.col("_first").min(),
             pl.col("_mention").sum().alias("times"),
-            pl.col("_known").any().alias("is_known") if known is not None else pl.lit(None, pl.Boolean).alias("is_known"),
-            pl.col("in_scope").fill_null(False).any().alias("in_scope"),
-            *[pl.col(c).drop_nulls().first().alias(c) for c in extras],
+            (pl.col("_known").any() if known is not None else pl.lit(None, pl.Boolean)).alias("is_known"),
+            pl.col("in_scope").fill_null(False).any().alias("in_scope") if known is not None
+            else pl.lit(False).alias("in_scope"),
+            *[pl.col(c).max().alias(c) for c in extras],  # the known row's value: mentions hold nulls
         )
+        .sort("_first")
+        .drop("_first")
+        .collect()
     )
 
 
