@@ -64,7 +64,7 @@ def read_court_stage(run_dir: Path, spec: RunSpec) -> dict:
     config = _config(spec)
     if not config.court_layouts:
         raise ValueError(f"county {config.name}: no court layout configured (court_layouts)")
-    read = read_court(spec.court, config.court_layouts[0], county=config.doj_county_name,
+    read = read_court(spec.court, list(config.court_layouts), county=config.doj_county_name,
                       as_of=spec.compute_at_date)
     persons = court_persons(read.rows, county=config.doj_county_name)
     counts = court_counts(read.rows, county=config.doj_county_name)
