@@ -224,7 +224,7 @@ def test_run_page_links_data_docs_splink_charts_review_and_reports(workdir: Path
     html = (run_dir / "index.html").read_text()
     for href in re.findall(r'href="([^"#]+)"', html):
         assert (run_dir / href).resolve().is_file(), f"broken link {href}"
-    assert 'href="data_docs/index.html"' in html
+    assert 'href="data_docs/index.html"' in html and 'href="data_docs/validations/doj_input/counts/' in html
     assert 'href="linkage/match_weights.html"' in html and f'href="{REVIEW_PAGE}"' in html
     assert "impact.pdf" in html and "what_if.html" in html
     county = (dashboard_dir(workdir) / "los_angeles" / "index.html").read_text()

@@ -42,7 +42,7 @@ from pipelines.reports.html import (
     table,
 )
 from pipelines.reports.impact_report import write_atomic
-from pipelines.reports.quality import published_quality, review_queue_file, run_quality
+from pipelines.reports.quality import published_quality, review_queue_file, run_quality, table_pages
 from pipelines.reports.rundir import RunInfo, county_runs, previous_run
 from pipelines.reports.suppression import is_suppressed, rate
 from pipelines.reports.whatif import compared_rows
@@ -277,7 +277,7 @@ def run_page(info: RunInfo, quality: dict[str, Any], previous: dict[str, Any] | 
                 if v.get("data_docs") else "\u2014"
             pages = " ".join(
                 f'<a href="data_docs/{esc(Path(p).relative_to("validation/data_docs"))}">{esc(t)}</a>'
-                for t, p in v.get("pages", {}).items())
+                for t, p in table_pages(info, name, v.get("table_rows", {})).items())
             e = v.get("expectations", {})
             rows.append([name, status(v["success"], bad="BLOCKED"), e.get("total"), e.get("passed"),
                          e.get("failed_critical"), e.get("failed_warning"), f"{docs} {pages}"])

@@ -9,6 +9,7 @@ read from the ledger when the dashboard is built (they change after the run).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +90,23 @@ def validation(info: RunInfo) -> dict[str, Any]:
             "expectations": data.get("expectations", {}),
             "failed": failed,
             "data_docs": _under(folder, data.get("data_docs")),
-            "pages": {t: _under(folder, v.get("data_docs_page")) for t, v in sorted(data.get("tables", {}).items())
-                      if v.get("data_docs_page")},
             "table_rows": {t: v.get("rows") for t, v in sorted(data.get("tables", {}).items())},
         }
     return out
+
+
+def table_pages(info: RunInfo, checkpoint: str, tables: Iterable[str]) -> dict[str, str]:
+    """The GX page of each validated table (static HTML, readable offline), relative to the run folder.
+
+    The newest page under validation/data_docs/validations/<checkpoint>/<table>/ (its path carries
+    GX's run time, so it is looked up when a page is built, never stored in the figures).
+    """
+    pages: dict[str, str] = {}
+    for table in sorted(tables):
+        found = sorted((info.run_dir / "validation" / "data_docs" / "validations" / checkpoint / table).glob("*/*/*.html"))
+        if found:
+            pages[table] = str(found[-1].relative_to(info.run_dir))
+    return pages
 
 
 def _under(folder: Path, relative: str | None) -> str | None:
