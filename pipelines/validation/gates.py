@@ -198,16 +198,20 @@ def run_checkpoint(
     outcomes: list[ExpectationOutcome] = []
     table_rows: dict[str, int] = {}
     run_time = dt.datetime.now(dt.UTC)
-    # Tables are built (Polars, which releases the GIL) in a worker thread, one ahead of the
-    # table Great Expectations (single-threaded Python) is validating.
+    # Tables are built (Polars, which releases the GIL) in a worker thread while Great
+    # Expectations (single-threaded Python) validates the previous one.
+    # Only one table is built ahead, so at most two pandas copies are alive at a time.
+    order = list(suite.tables)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validation-prepare") as pool:
-        pending = {t: pool.submit(_build, build[t]) for t in suite.tables}
+        pending = {order[0]: pool.submit(_build, build[order[0]])}
         try:
             gx_run = _GxRun(out_dir)
             checkpoints = gx_run.setup(suite, ctx)
             timings["gx_setup"] = time.perf_counter() - started
-            for table_name in suite.tables:
-                table, frame, seconds = pending[table_name].result()
+            for i, table_name in enumerate(order):
+                table, frame, seconds = pending.pop(table_name).result()
+                if i + 1 < len(order):
+                    pending[order[i + 1]] = pool.submit(_build, build[order[i + 1]])
                 timings["prepare"] += seconds
                 t0 = time.perf_counter()
                 identifier, gx_result = gx_run.validate(checkpoints[table_name], frame, ctx, run_time)
@@ -215,6 +219,7 @@ def run_checkpoint(
                 identifiers[table_name] = identifier
                 table_rows[table_name] = table.frame.height
                 outcomes += _outcomes(suite, table_name, table, gx_result, ctx.max_row_ids)
+                del frame, gx_result
         finally:  # on an error, do not build the tables nobody will validate
             for future in pending.values():
                 future.cancel()
@@ -239,7 +244,7 @@ def run_checkpoint(
     level = logging.INFO if success else logging.WARNING
     log.log(level, "validation %s: %s; %d expectations, %d critical failed, %d warning(s)%s",
             name, "passed" if success else "BLOCKED", len(outcomes), len(result.critical_failures),
-            len(result.warnings), f"; Data Docs: {data_docs}" if data_docs else "")
+            len(result.warnings), f"; overview: {result.overview}" if result.overview else "")
     return result
 
 
