@@ -382,3 +382,10 @@ def test_offline_overview_lists_every_checkpoint_and_the_county_history(county, 
         assert (page.parent / link).exists(), link
     assert "Runs of this county" in text and "run_a" in text and "run_b" in text
     assert f"details: {page}" in str(pytest.raises(ValidationFailed, gate, result).value)
+
+
+def test_nothing_to_deliver_passes(county, tmp_path):
+    frames = {**county.frames["delivery"], "delivery": county.frames["delivery"]["delivery"].clear()}
+    result = run(county, "delivery", tmp_path, frames=frames, expected_rows={"new": 0})
+    assert result.success, result.describe()
+    assert result.table_rows["delivery"] == 0
