@@ -358,3 +358,20 @@ def test_serve_only_files_under_the_dashboard(workdir: Path, server: int):
     finally:
         link.unlink()
     assert _get(server, "/index.html", method="POST")[0] == 405
+
+
+def test_cli_what_if_and_statewide_report(workdir: Path, runs: dict):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["what-if", "--run-dir", runs["second"], "--policy", "statute", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [c["policy"] for c in data["policies"]] == ["los_angeles", "statute"]
+    result = runner.invoke(app, ["report", "--statewide", "--workdir", str(workdir), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counties"] == 1
+    result = runner.invoke(app, ["report", "--run-dir", str(workdir / "nowhere")])
+    assert result.exit_code == 1 and "not a run folder" in result.output
