@@ -83,14 +83,18 @@ def bars(rows: list[dict[str, Any]], *, title: str, value_title: str = "", heigh
 
 def stacked(rows: list[dict[str, Any]], *, x: str, y: str, color: str, title: str, x_title: str = "",
             y_title: str = "", x_sort: Sequence[str] | None = None, width: int = WIDTH,
-            height: int = 220) -> dict[str, Any]:
-    """Vertical stacked bars (e.g. rows per file split by accepted / quarantined)."""
-    colors = _order(rows, color)
+            height: int = 220, colors: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Vertical stacked bars (e.g. rows per file split by accepted / quarantined).
+
+    `colors` fixes a colour per series ({"accepted": "#3a9a5b", ...}) where colour carries meaning.
+    """
+    order = list(colors) if colors else _order(rows, color)
+    scale = alt.Scale(domain=order, range=list(colors.values())) if colors else alt.Scale(range=PALETTE)
     return alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         x=alt.X(f"{x}:N", sort=list(x_sort) if x_sort else None, title=x_title or None,
                 axis=alt.Axis(labelAngle=0, labelLimit=160)),
         y=alt.Y(f"{y}:Q", title=y_title or None),
-        color=alt.Color(f"{color}:N", sort=colors, scale=alt.Scale(range=PALETTE),
+        color=alt.Color(f"{color}:N", sort=order, scale=scale,
                         legend=alt.Legend(title=None, orient="bottom")),
         tooltip=[f"{x}:N", f"{color}:N", f"{y}:Q"],
     ).properties(title=title, width=width, height=height).to_dict()

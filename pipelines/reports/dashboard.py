@@ -52,6 +52,7 @@ QUALITY_FILE = "quality.json"
 WHAT_IF_FILE = "what_if.json"
 REVIEW_PAGE = "review_CONFIDENTIAL.html"
 REVIEW_ROWS_SHOWN = 2000
+GOOD, BAD, WARNING, WAITING = "#3a9a5b", "#b23a48", "#c9a227", "#9aa5b1"
 
 
 def dashboard_dir(workdir: str | os.PathLike) -> Path:
@@ -222,7 +223,8 @@ def _ack_chart(history: list[dict[str, Any]], chart_id: str) -> str:
             for d in history for key, answer in (("accepted", "accepted"), ("rejected", "rejected"),
                                                  ("awaiting", "awaiting the court"))]
     spec = charts.stacked(rows, x="delivery", y="rows", color="answer", title="Delivered rows and the court's answers",
-                          x_sort=[d["delivery"] for d in history], y_title="rows")
+                          x_sort=[d["delivery"] for d in history], y_title="rows",
+                          colors={"accepted": GOOD, "rejected": BAD, "awaiting the court": WAITING})
     return embedded_chart(chart_id, spec)
 
 
@@ -256,7 +258,8 @@ def run_page(info: RunInfo, quality: dict[str, Any], previous: dict[str, Any] | 
     file_rows = [{"file": f["file"], "rows": f[k], "kind": name} for f in inputs["files"]
                  for k, name in (("rows_accepted", "accepted"), ("rows_quarantined", "quarantined"))]
     chart_html = [embedded_chart("chart-rows", charts.stacked(
-        file_rows, x="file", y="rows", color="kind", title="Rows per input file", y_title="rows"))]
+        file_rows, x="file", y="rows", color="kind", title="Rows per input file", y_title="rows",
+        colors={"accepted": "#1f5f8b", "quarantined": BAD}))]
     if inputs["quarantine"]:
         parts.append("<h3>Quarantine by file and reason</h3>")
         parts.append(table(["Source", "File", "Reason", "Rows"],
@@ -294,7 +297,7 @@ def run_page(info: RunInfo, quality: dict[str, Any], previous: dict[str, Any] | 
                                                         ("failed_warning", "warning"))]
         parts.append('<div class="charts">' + embedded_chart("chart-validation", charts.stacked(
             vrows, x="checkpoint", y="expectations", color="result", title="Expectations per checkpoint",
-            x_sort=list(val))) + "</div>")
+            x_sort=list(val), colors={"passed": GOOD, "critical failed": BAD, "warning": WARNING})) + "</div>")
         parts.append('<p class="note">Data Docs are Great Expectations\' own pages; they load their styles from '
                      "the internet and look plain offline.</p>")
     else:
