@@ -148,11 +148,6 @@ def yyyymmdd(name: str) -> pl.Expr:
     return pl.when(text.str.contains(r"^\d{8}$")).then(text.str.strptime(pl.Date, "%Y%m%d", strict=False))
 
 
-def date_readable(name: str) -> pl.Expr:
-    """Blank, or a real YYYYMMDD date."""
-    return (~present(name) | yyyymmdd(name).is_not_null()).fill_null(False)
-
-
 def is_cannabis() -> pl.Expr:
     """The count's statute is HS 11357-11360 (code HS, or unreadable)."""
     code = pl.col("code").cast(pl.String).str.strip_chars().str.to_uppercase()
