@@ -36,15 +36,17 @@ def _stats_summary(stats: pl.DataFrame) -> dict:
 
 @stage("read_doj")
 def read_doj_stage(run_dir: Path, spec: RunSpec) -> dict:
+    from pipelines.sources.checks import check_doj_read
     from pipelines.sources.doj import doj_counts, doj_persons, read_doj
 
     folder = _folder(run_dir)
     read = read_doj(spec.doj, mode="quarantine")
     persons = doj_persons(read.rows)
     counts = doj_counts(read.rows)
-    folder.write("doj_rows", read.rows)
     folder.write("doj_quarantine", read.quarantine)
     folder.write("doj_stats", read.stats)
+    check_doj_read(read.stats, counts, county=_config(spec).doj_county_name)  # whole-file mistakes stop here
+    folder.write("doj_rows", read.rows)
     folder.write("doj_persons", persons)
     folder.write("doj_counts", counts)
     summary = _stats_summary(read.stats)
@@ -58,6 +60,7 @@ def read_doj_stage(run_dir: Path, spec: RunSpec) -> dict:
 
 @stage("read_court")
 def read_court_stage(run_dir: Path, spec: RunSpec) -> dict:
+    from pipelines.sources.checks import check_court_read
     from pipelines.sources.court import court_counts, court_persons, read_court
 
     folder = _folder(run_dir)
@@ -68,9 +71,11 @@ def read_court_stage(run_dir: Path, spec: RunSpec) -> dict:
                       as_of=spec.compute_at_date)
     persons = court_persons(read.rows, county=config.doj_county_name)
     counts = court_counts(read.rows, county=config.doj_county_name)
-    folder.write("court_rows", read.rows)
     folder.write("court_quarantine", read.quarantine)
     folder.write("court_stats", read.stats)
+    check_court_read(read.stats, counts, folder.read("doj_counts") if folder.has("doj_counts") else None,
+                     county=config.doj_county_name)  # whole-file mistakes stop here
+    folder.write("court_rows", read.rows)
     folder.write("court_persons", persons)
     folder.write("court_counts", counts)
     summary = _stats_summary(read.stats)
@@ -93,7 +98,9 @@ def _validate(run_dir: Path, spec: RunSpec, checkpoint: str, frames: dict, **con
         "checkpoint": checkpoint,
         "success": result.success,
         "warnings": len(result.warnings) if hasattr(result, "warnings") else None,
-        "data_docs": str(result.data_docs) if result.data_docs else None,
+        # The overview page works offline; GX's own index loads scripts from a CDN.
+        "data_docs": str(result.overview or result.data_docs or "") or None,
+        "gx_data_docs": str(result.data_docs) if result.data_docs else None,
     }
 
 
