@@ -26,6 +26,10 @@ Invalid UTF-8 (old Latin-1 files) is replaced, never fatal; such files are repor
 ``"latin-1 (lossy)"``. A quoted field spanning several lines is not supported: the DOJ format
 has none, and each part is quarantined as an unterminated quote.
 
+Garbage is rejected early, with bounded memory: a line longer than 4 MB, or 16 MB read without a
+single DOJ row but with unreadable lines, stops the file with InputError (a 10 GB file of binary
+data is refused after its first block, not read whole).
+
 Memory: Polars keeps 16 bytes per string value, so the raw rows cost about 1 GB per 2M rows for
 the 21 columns the canonical frames need (``columns=CANONICAL_INPUT_COLUMNS``) and about 4x that
 for all 95. ``load_doj`` gives the rows back as soon as persons and counts no longer need them.
@@ -184,6 +188,10 @@ def load_doj(paths: Sequence[str | Path], *, mode: Literal["quarantine", "strict
 # Reading one file, in blocks of whole lines (bounded memory; two blocks are worked at once)
 
 _BLOCK_BYTES = 64 << 20
+# Garbage is rejected early, before it is read whole: a line longer than this, or this many bytes
+# read without a single DOJ row (but with unreadable lines), stops the file with InputError.
+_MAX_LINE_BYTES = 4 << 20
+_GARBAGE_BYTES = 16 << 20
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -192,17 +200,31 @@ def _empty_rows(keep: list[str], raw_lines: bool = False) -> pl.DataFrame:
     return pl.DataFrame(schema={**{c: pl.String for c in keep}, **model.LINEAGE, **raw})
 
 
+def _too_long(name: str) -> InputError:
+    return InputError(
+        f"a line longer than {_MAX_LINE_BYTES >> 20} MB (a DOJ row is about 1 KB): binary data or not a "
+        "DOJ research file; reading stopped", file=name, kind="PARSING",
+    )
+
+
 def _blocks(path: Path) -> Iterator[bytes]:
-    """The file's bytes in blocks of about _BLOCK_BYTES that end at a line end (or the file end)."""
+    """The file's bytes in blocks of about _BLOCK_BYTES that end at a line end (or the file end).
+
+    A line longer than _MAX_LINE_BYTES raises InputError at once: garbage without line ends is
+    never read whole into memory."""
     buffer = bytearray(_BLOCK_BYTES)
     view = memoryview(buffer)
     with path.open("rb") as f:
         while n := f.readinto(buffer):
             cut = buffer.rfind(b"\n", 0, n) + 1
-            if cut == 0 or n < _BLOCK_BYTES:  # no line end in the block, or the file's last block
+            if n < _BLOCK_BYTES:  # the file's last block
                 cut = n
-            if cut == n and n == _BLOCK_BYTES:  # one line longer than a block: grow it
-                rest = f.readline()
+            elif cut == 0:  # one line longer than a block: grow it, within limits
+                if n > _MAX_LINE_BYTES:
+                    raise _too_long(path.name)
+                rest = f.readline(_MAX_LINE_BYTES - n + 1)
+                if n + len(rest) > _MAX_LINE_BYTES:
+                    raise _too_long(path.name)
                 yield bytes(view[:n]) + rest
                 continue
             yield bytes(view[:cut])
@@ -430,19 +452,34 @@ def _read_file(path: Path, mode: str, keep: list[str], raw_lines: bool = False
     if not path.is_file():
         raise InputError("no such file", file=name, kind="OTHER")
     blocks: list[_Block] = []
+    garbage_bytes = 0  # bytes read while no block has yielded a row but some had unreadable lines
+
+    def take(done: tuple) -> None:
+        nonlocal garbage_bytes
+        block, size = done[0].result(), done[1]
+        blocks.append(block)
+        if garbage_bytes >= 0:
+            garbage_bytes = -1 if block.rows.height else garbage_bytes + size * (block.quarantine.height > 0)
+        if garbage_bytes >= _GARBAGE_BYTES:
+            bad = sum(b.quarantine.height for b in blocks)
+            raise InputError(
+                f"no DOJ row in the first {garbage_bytes >> 20} MB ({bad:,} unreadable lines): binary data or "
+                "not a DOJ research file; reading stopped", file=name, line=1, kind="PARSING",
+            )
+
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending: deque = deque()
             next_line = 1
             for data in _blocks(path):
-                pending.append(pool.submit(_read_block, data, next_line, name=name, mode=mode, keep=keep,
-                                           raw_lines=raw_lines))
+                pending.append((pool.submit(_read_block, data, next_line, name=name, mode=mode, keep=keep,
+                                            raw_lines=raw_lines), len(data)))
                 next_line += data.count(b"\n") + (not data.endswith(b"\n"))
                 del data
                 if len(pending) >= 2:
-                    blocks.append(pending.popleft().result())
+                    take(pending.popleft())
             while pending:
-                blocks.append(pending.popleft().result())
+                take(pending.popleft())
     except OSError as e:
         raise InputError(f"cannot read the file ({e.strerror or e})", file=name, kind="OTHER") from e
 
