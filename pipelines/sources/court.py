@@ -460,14 +460,19 @@ def _escape(ch: str) -> str:
     return "\\" + ch if not ch.isalnum() else ch
 
 
-def _split_header(line: str, layout: Layout) -> list[str]:
+def _split_header(line: str, layout: Layout, file: str | None = None) -> list[str]:
     import csv  # noqa: PLC0415 (one line, once per file)
 
     reader = csv.reader(
         [line], delimiter=layout.delimiter, quotechar=layout.quote_char or '"',
         quoting=csv.QUOTE_MINIMAL if layout.quote_char else csv.QUOTE_NONE,
     )
-    return next(reader, [])
+    try:
+        return next(reader, [])
+    except csv.Error as exc:  # a carriage return inside the line: old Mac line ends
+        raise InputError(f"the header row cannot be split into fields ({exc}); lines ending in a bare carriage "
+                         "return (old Mac format)? Save the file with Windows or Unix line ends",
+                         file=file, line=layout.skip_rows + 1, kind="LAYOUT") from None
 
 
 def _norm_header(name: str) -> str:
@@ -498,9 +503,42 @@ def _locate_columns(header: list[str], layout: Layout, file: str) -> dict[str, i
 
 _BINARY_DETAIL = "control characters or undecodable bytes (binary data)"
 
+# A text extract is read whole, so garbage is refused from its head first (bounded memory):
+# no line end in the first MB, a header without the layout's columns, or, in a large file, a
+# head of binary lines.
+_HEAD_BYTES = 1 << 20
+_LARGE_FILE_BYTES = 64 << 20
+_BINARY_LINE = rb"(?m)^[^\n]*[\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^\n]*$"
+
+
+def _check_head(path: Path, layout: Layout) -> None:
+    """Refuse a text extract that is garbage from its first MB, before reading it whole."""
+    import re  # noqa: PLC0415
+
+    size = path.stat().st_size
+    if size <= _HEAD_BYTES:
+        return  # small: reading it whole costs nothing, and gives the same errors
+    with open(path, "rb") as f:
+        head = f.read(_HEAD_BYTES)
+    stop = "reading stopped"
+    if b"\n" not in head:
+        raise InputError(f"no line end in the first {_HEAD_BYTES >> 20} MB: binary data, not a text extract; {stop}",
+                         file=path.name, kind="OTHER")
+    complete = head.decode(layout.encoding, errors="replace").split("\n")[:-1]  # the last one may be cut
+    if layout.header and len(complete) > layout.skip_rows:
+        header = _split_header(complete[layout.skip_rows].removesuffix("\r"), layout, path.name)
+        _locate_columns(header, layout, path.name)
+    n_lines = head.count(b"\n")
+    if size > _LARGE_FILE_BYTES and n_lines:
+        binary = len(re.findall(_BINARY_LINE, head))
+        if binary * 10 >= n_lines * 9:
+            raise InputError(f"{binary:,} of the first {n_lines:,} lines hold control characters: binary data, "
+                             f"not a text extract; {stop}", file=path.name, kind="OTHER")
+
 
 def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     name = path.name
+    _check_head(path, layout)
     source, _, lossy_decode = _decoded_source(path, layout)
     lines, lossy = _read_lines(source)
     lossy = lossy or lossy_decode
@@ -510,7 +548,7 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     if layout.header:
         if lines.height <= layout.skip_rows:
             raise InputError("the file has no header row", file=name, line=layout.skip_rows + 1, kind="LAYOUT")
-        header_names = _split_header(lines["raw"][layout.skip_rows], layout)
+        header_names = _split_header(lines["raw"][layout.skip_rows], layout, name)
     lines = lines.slice(header_lines)
 
     # Which source positions are needed: index of each named column, or given indexes.
@@ -580,6 +618,8 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
         has_header=False, schema={f"f{i}": pl.String for i in range(width)}, columns=positions,
         empty_string_is_null=True, separator=layout.delimiter, quote_char=layout.quote_char,
         raise_if_empty=False, truncate_ragged_lines=expected is None,
+        # Without a field count, rows may be longer than the fields used (the first one too).
+        **({"extra_columns": "ignore"} if expected is None else {}),
     )
     if n_good == 0:
         parsed = pl.DataFrame(schema={f"f{i}": pl.String for i in positions})
@@ -609,6 +649,7 @@ def _no_bad() -> pl.DataFrame:
 
 
 def _structure_fixed_width(path: Path, layout: Layout) -> _Structured:
+    _check_head(path, layout)
     source, _, lossy_decode = _decoded_source(path, layout)
     lines, lossy = _read_lines(source)
     lines = _numbered(lines).slice(layout.skip_rows + (1 if layout.header else 0))
@@ -713,8 +754,15 @@ def _table_structured(table: pl.DataFrame, layout: Layout, file: str, first_line
 
 
 def _structure_excel(path: Path, layout: Layout) -> _Structured:
+    import zipfile  # noqa: PLC0415
+
     import fastexcel  # noqa: PLC0415 (heavy; only for Excel layouts)
 
+    # An .xlsx is a zip archive; checking its end first keeps calamine from scanning a large
+    # non-zip file from end to end for the archive's directory.
+    if not zipfile.is_zipfile(path):
+        raise InputError("not an Excel workbook (an .xlsx file is a zip archive; this one is not)",
+                         file=path.name, kind="OTHER")
     try:
         reader = fastexcel.read_excel(str(path))
         sheet_names = reader.sheet_names
