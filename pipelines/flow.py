@@ -9,6 +9,8 @@ retried task is idempotent. Airflow tasks pass only the run folder path.
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -61,16 +63,37 @@ class RunSpec:
 def plan_run(spec: RunSpec) -> Path:
     """Fingerprint the inputs, derive the run id, create the run folder, write spec.json."""
     from pipelines.config import load_county  # noqa: PLC0415 (keeps DAG parsing light)
+    from pipelines.errors import InputError  # noqa: PLC0415
+    from pipelines.sources.checks import check_input_files  # noqa: PLC0415
 
     config = load_county(spec.county)
-    spec.input_fingerprints = {Path(p).name: file_fingerprint(p) for p in [*spec.doj, *spec.court]}
+    inputs = [*spec.doj, *spec.court]
+    prints: dict[str, str] = {}
+    for p in inputs:
+        try:
+            prints[str(p)] = file_fingerprint(p)
+        except OSError as exc:
+            raise InputError(f"cannot read the file ({exc.strerror or exc})", file=Path(p).name, kind="OTHER") from None
+    check_input_files(inputs, prints)
+    spec.input_fingerprints = {Path(p).name: digest for p, digest in prints.items()}
     policy = spec.policy or config.policy
     spec.run_id = spec.run_id or make_run_id(
         config.name, policy, spec.compute_at, *sorted(spec.input_fingerprints.values())
     )
     folder = RunFolder(Path(spec.workdir), config.doj_county_name, spec.run_id).create()
     (folder.path / "spec.json").write_text(spec.to_json())
+    _crash_point("plan")
     return folder.path
+
+
+# Crash-safety tests: AUTOCLEAR_CRASH_AFTER_STAGE=<stage or "plan"> SIGKILLs the process once that
+# step's outputs are complete (a stage boundary), like pipelines.delivery.faults inside a delivery.
+CRASH_AFTER_STAGE_ENV = "AUTOCLEAR_CRASH_AFTER_STAGE"
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(CRASH_AFTER_STAGE_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def load_spec(run_dir: str | Path) -> RunSpec:
@@ -101,6 +124,7 @@ def run_stage(name: str, run_dir: str | Path) -> dict:
     summary = _STAGE_IMPL[name](run_dir, spec)
     (run_dir / "summary").mkdir(exist_ok=True, mode=0o770)
     (run_dir / "summary" / f"{name}.json").write_text(json.dumps(summary, indent=2, default=str, sort_keys=True))
+    _crash_point(name)
     return summary
 
 
