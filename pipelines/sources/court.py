@@ -528,7 +528,7 @@ def _check_head(path: Path, layout: Layout) -> None:
     if layout.header and len(complete) > layout.skip_rows:
         header = _split_header(complete[layout.skip_rows].removesuffix("\r"), layout, path.name)
         _locate_columns(header, layout, path.name)
-    n_lines = head.count(b"\n")
+    n_lines = len(re.findall(rb"(?m)^(?![ \t\r]*$)[^\n]*\n", head))  # complete, non-blank lines
     if size > _LARGE_FILE_BYTES and n_lines:
         binary = len(re.findall(_BINARY_LINE, head))
         if binary * 10 >= n_lines * 9:
