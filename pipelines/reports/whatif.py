@@ -43,7 +43,7 @@ def _decide(facts: pl.DataFrame, counts: pl.DataFrame | pl.LazyFrame, policy: Po
     if "history_basis" in names:
         from pipelines.reconcile import caution_court_only  # noqa: PLC0415
 
-        history = counts.collect() if isinstance(counts, pl.LazyFrame) else counts
+        history = counts.lazy().select("count_id", "history_basis", "is_court_only").collect()
         decided = caution_court_only(decided, history)
     return decided
 

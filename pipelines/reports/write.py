@@ -60,7 +60,8 @@ def _history(info: RunInfo):
     if missing:
         raise AutoclearError(f"{info.run_dir}: nothing to report yet (missing {', '.join(n + '.parquet' for n in missing)}); "
                              "run the flow up to the eligibility stage first")
-    return info.read("counts"), info.read("persons"), info.read("determinations")
+    # Lazy: the facts read only the columns they need from a history of millions of counts.
+    return info.scan("counts"), info.scan("persons"), info.read("determinations")
 
 
 def _doj_rows(info: RunInfo) -> int:
