@@ -245,3 +245,19 @@ def test_report_files_agree_on_suppressed_cells_and_are_deterministic(configurab
     # The raw small numbers appear in no figure cell of either.
     assert not re.search(r'<td class="num">\s*[1-9]\s*</td>', html)
     assert not re.search(r"\((?:[1-9]|10)\) ?Tj", pdf)
+
+
+def test_review_page_is_marked_confidential_and_shows_the_pairs(tmp_path):
+    from pipelines.reports.dashboard import review_page
+    from pipelines.reports.rundir import RunInfo
+
+    queue = tmp_path / "review_queue_CONFIDENTIAL.csv"
+    queue.write_text("# CONFIDENTIAL - criminal history personal data\n"
+                     "decision,match_probability,left_last_name,right_last_name,left_dob,right_dob\n"
+                     ",0.71,GARCIA,GARCIA,1970-01-02,1970-02-01\n")
+    info = RunInfo(run_dir=tmp_path, county_slug="los_angeles", county="LOS ANGELES",
+                   display_name="Los Angeles County", run_id="abc", compute_at=AT, policy_name="los_angeles",
+                   policy_parameters={}, spec={}, planned_ns=0)
+    html = review_page(info, queue)
+    assert 'class="confidential"' in html and "Do not print, e-mail or share" in html
+    assert "GARCIA" in html and "1970-02-01" in html and "1 pair(s)" in html

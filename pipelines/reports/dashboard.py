@@ -161,6 +161,8 @@ def deliveries(workdir: Path, runs: dict[str, list[RunInfo]], *, ledger_url: str
         ledger = Ledger(url)
     except AutoclearError as exc:
         return {}, f"ledger {safe_url(url)} could not be read: {str(exc).splitlines()[0]}"
+    except Exception as exc:  # noqa: BLE001 - a driver error (server down); its text may hold the URL
+        return {}, f"ledger {safe_url(url)} could not be opened ({type(exc).__name__})"
     try:
         return {c: ledger.history(c) for c in counties}, None
     except Exception as exc:  # noqa: BLE001 - the dashboard says so instead of failing the run
