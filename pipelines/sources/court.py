@@ -1403,7 +1403,7 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
 
     - ids: case_id ``court:<COUNTY>:<normalized case number>``; count_id ``<case_id>:<n>`` where
       n is the extract's count number, else the rank of the charge within the case in the file's
-      line order; person_id as in court_persons; cycle_id = case_id; step_type ``COURT``.
+      line order, after the case's highest count number in the file; person_id as in court_persons; cycle_id = case_id; step_type ``COURT``.
     - Overlapping extracts: when several files hold the same count_id, the row from the file
       given last wins (pass files in refresh order).
     - code/section/subsection from the charge (normalize/sections.py); when the charge is blank,
@@ -1427,7 +1427,10 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
         df = df.join(numbered.select("_pos", "_ordinal"), on="_pos", how="left", maintain_order="left")
     else:
         df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias("_ordinal"))
-    df = df.with_columns(pl.coalesce("_explicit", "_ordinal").cast(pl.Int32).alias("_count"))
+    # Charges without a count number are numbered after the case's highest explicit one, so the
+    # two kinds never collide on one count id.
+    highest = pl.col("_explicit").max().over("source_file", "case_id").fill_null(0)
+    df = df.with_columns(pl.coalesce("_explicit", pl.col("_ordinal") + highest).cast(pl.Int32).alias("_count"))
     df = df.with_columns(pl.format("{}:{}", "case_id", "_count").alias("count_id"))
     if df["source_file"].n_unique() > 1:
         # Later files supersede earlier ones for the same count.
