@@ -28,10 +28,18 @@ with atheris.instrument_imports(include=["pipelines", "tests.fuzz"]):
     from tests.fuzz.targets import TARGETS
 
 
+@atheris.instrument_func
+def planted_bug(data: bytes) -> None:
+    """The driver's self-test: a bug libFuzzer must find (an input starting with "BUG")."""
+    if data[:1] == b"B" and data[1:2] == b"U" and data[2:3] == b"G":
+        raise RuntimeError("planted bug found")
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) < 2 or argv[1] not in TARGETS:
+    targets = {**TARGETS, "selftest_planted_bug": planted_bug}
+    if len(argv) < 2 or argv[1] not in targets:
         sys.exit(f"usage: python -m tests.fuzz.harness TARGET [libFuzzer args]; targets: {', '.join(TARGETS)}")
-    atheris.Setup([argv[0], *argv[2:]], TARGETS[argv[1]])
+    atheris.Setup([argv[0], *argv[2:]], targets[argv[1]])
     atheris.Fuzz()
 
 
