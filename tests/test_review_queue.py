@@ -136,9 +136,12 @@ def test_a_decision_in_the_file_changes_the_next_run(tmp_path: Path):
                  if keys[d] != keys[c])
     _work(path, {unlink: "different"})
     header = path.read_text().splitlines()[1].split(",")
-    typed = {"decision": "same", "left_id": apart[0], "right_id": apart[1]}
-    with path.open("a") as f:  # a pair the queue did not list: typed in by the reviewer
-        f.write(",".join(typed.get(col, "") for col in header) + "\n")
+    listed = set(queue.select("left_id", "right_id").iter_rows())
+    typed = [(apart, "same")] + ([] if unlink in listed else [(unlink, "different")])
+    with path.open("a") as f:  # pairs the queue did not list: typed in by the reviewer
+        for (left_id, right_id), decision in typed:
+            row = {"decision": decision, "left_id": left_id, "right_id": right_id}
+            f.write(",".join(row.get(col, "") for col in header) + "\n")
 
     second = link_sources(*frames, settings, review_decisions=path)
     m = second.links.matches

@@ -73,14 +73,14 @@ def save_model_artifacts(result: LinkResult, out_dir: str | os.PathLike) -> dict
         records = pl.from_dicts(scored.as_record_list(), infer_schema_length=None)
         wanted = sample.select(pl.col("left_id").alias("unique_id_l"), pl.col("right_id").alias("unique_id_r"))
         records = wanted.join(records, on=["unique_id_l", "unique_id_r"], how="inner", maintain_order="left")
-        # score_pairs kept every intermediate column; the linker's own flags (off for a lean predict)
-        # only gate the waterfall's input check, so they are switched on for this one call.
+        # score_pairs kept every column the waterfall needs; the linker's own flags (off for a lean
+        # predict) only gate the waterfall's input check, so they are switched on for this call.
         flags = linker._settings_obj
-        saved = flags._retain_intermediate_calculation_columns
-        flags._retain_intermediate_calculation_columns = True
+        saved = flags._retain_intermediate_calculation_columns, flags._retain_matching_columns
+        flags._retain_intermediate_calculation_columns = flags._retain_matching_columns = True
         try:
             chart = linker.visualisations.waterfall_chart(records.to_dicts(), filter_nulls=True, remove_sensitive_data=True)
         finally:
-            flags._retain_intermediate_calculation_columns = saved
+            flags._retain_intermediate_calculation_columns, flags._retain_matching_columns = saved
         _save_chart(chart, out, "waterfall", files)
     return files

@@ -23,7 +23,7 @@ MAX_RECORDS_PER_ID = 25
 
 _SIDE_COLUMNS = (
     "unique_id", "first_name", "first_token", "last_name_flat", "last_name_tokens", "first_name_groups",
-    "dob", "dob_key", "name_suffix", "case_keys_full", "case_keys_unsuffixed",
+    "dob", "dob_key", "name_suffix",
 )
 
 DETERMINISTIC_MATCHES: dict[str, pl.DataType] = {
@@ -33,11 +33,6 @@ DETERMINISTIC_MATCHES: dict[str, pl.DataType] = {
     "name_agrees": pl.Boolean,
     "dob_agrees": pl.Boolean,
 }
-
-
-def _side(frame: pl.DataFrame, key: str, suffix: str) -> pl.DataFrame:
-    cols = [c for c in _SIDE_COLUMNS if c != key]
-    return frame.select(key, *[pl.col(c).alias(f"{c}{suffix}") for c in cols])
 
 
 def name_agrees(sfx_l: str = "_l", sfx_r: str = "_r") -> pl.Expr:
@@ -96,22 +91,55 @@ def dob_missing(sfx_l: str = "_l", sfx_r: str = "_r") -> pl.Expr:
     return pl.col(f"dob{sfx_l}").is_null() | pl.col(f"dob{sfx_r}").is_null()
 
 
-def _pairs_on(left: pl.DataFrame, right: pl.DataFrame, key: str, *, dedupe: bool, explode: bool) -> pl.DataFrame:
-    lk = left.filter(pl.col(key).is_not_null())
-    rk = right.filter(pl.col(key).is_not_null())
+def _narrow(frame: pl.DataFrame, key: str, id_name: str, *, explode: bool) -> pl.DataFrame:
+    out = frame.select(pl.col("unique_id").alias(id_name), pl.col(key).alias("key"))
     if explode:
-        lk = lk.explode(key)
-        rk = rk.explode(key)
-    # Placeholders: values carried by too many records on either side.
-    for side in (lk, rk):
-        common = side.group_by(key).len().filter(pl.col("len") > MAX_RECORDS_PER_ID).select(key)
-        lk = lk.join(common, on=key, how="anti")
-        rk = rk.join(common, on=key, how="anti")
-    pairs = _side(lk, key, "_l").join(_side(rk, key, "_r"), on=key, how="inner")
-    pairs = pairs.rename({"unique_id_l": "left_id", "unique_id_r": "right_id"})
+        out = out.explode("key")
+    return out.drop_nulls("key").unique()
+
+
+def _without_placeholders(lk: pl.DataFrame, rk: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Drop values carried by too many records on either side (placeholders, mass cases)."""
+    common = pl.concat([
+        side.group_by("key").len().filter(pl.col("len") > MAX_RECORDS_PER_ID).select("key") for side in (lk, rk)
+    ]).unique()
+    return lk.join(common, on="key", how="anti"), rk.join(common, on="key", how="anti")
+
+
+def _key_pairs(left: pl.DataFrame, right: pl.DataFrame, key: str, *, dedupe: bool, explode: bool) -> pl.DataFrame:
+    """(left_id, right_id, key) for records sharing a value of `key` (only ids and the key: cheap)."""
+    lk, rk = _without_placeholders(_narrow(left, key, "left_id", explode=explode),
+                                   _narrow(right, key, "right_id", explode=explode))
+    pairs = lk.join(rk, on="key", how="inner")
     if dedupe:
         pairs = pairs.filter(pl.col("left_id") < pl.col("right_id"))
-    return pairs.unique(["left_id", "right_id"], keep="first")
+    return pairs
+
+
+def _attach(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    """The records' name and date-of-birth columns next to each pair."""
+    cols = [c for c in _SIDE_COLUMNS if c != "unique_id"]
+    return (
+        pairs.join(left.select(pl.col("unique_id").alias("left_id"), *[pl.col(c).alias(f"{c}_l") for c in cols]),
+                   on="left_id", how="left")
+        .join(right.select(pl.col("unique_id").alias("right_id"), *[pl.col(c).alias(f"{c}_r") for c in cols]),
+              on="right_id", how="left")
+        .with_columns(name_agrees().alias("name_agrees"), dob_agrees().alias("dob_agrees"))
+    )
+
+
+def _case_pairs(left: pl.DataFrame, right: pl.DataFrame, *, dedupe: bool) -> pl.DataFrame:
+    """Pairs sharing a case as the same defendant: the same full number, or the same base number
+    written without a suffix on one side. Two different suffixes on one base are co-defendants."""
+    on_base = _key_pairs(left, right, "case_keys", dedupe=dedupe, explode=True)
+    on_full = _key_pairs(left, right, "case_keys_full", dedupe=dedupe, explode=True).select("left_id", "right_id")
+    l_plain = _narrow(left, "case_keys_unsuffixed", "left_id", explode=True)
+    r_plain = _narrow(right, "case_keys_unsuffixed", "right_id", explode=True)
+    plain = pl.concat([
+        on_base.join(l_plain, on=["left_id", "key"], how="semi"),
+        on_base.join(r_plain, on=["right_id", "key"], how="semi"),
+    ]).select("left_id", "right_id")
+    return pl.concat([on_full, plain]).unique()
 
 
 def deterministic_links(
@@ -129,22 +157,15 @@ def deterministic_links(
     right = left if right is None else right
     found: list[pl.DataFrame] = []
     for key in ids:
-        pairs = _pairs_on(left, right, key, dedupe=dedupe, explode=False)
-        pairs = pairs.with_columns(name_agrees().alias("name_agrees"), dob_agrees().alias("dob_agrees"))
+        pairs = _key_pairs(left, right, key, dedupe=dedupe, explode=False).select("left_id", "right_id").unique()
+        pairs = _attach(pairs, left, right)
         found.append(
             pairs.filter(name_not_contradicted() | pl.col("dob_agrees"))
             .select("left_id", "right_id", pl.lit(key).alias("rule"), "name_agrees", "dob_agrees")
         )
-    pairs = _pairs_on(left, right, "case_keys", dedupe=dedupe, explode=True)
-    # The joined base number must not carry two different defendant suffixes (co-defendants).
-    same_defendant = (
-        pl.col("case_keys_full_l").list.set_intersection(pl.col("case_keys_full_r")).list.len() > 0
-    ) | pl.col("case_keys_unsuffixed_l").list.contains(pl.col("case_keys")) | pl.col(
-        "case_keys_unsuffixed_r"
-    ).list.contains(pl.col("case_keys"))
-    pairs = pairs.with_columns(name_agrees().alias("name_agrees"), dob_agrees().alias("dob_agrees"))
+    pairs = _attach(_case_pairs(left, right, dedupe=dedupe), left, right)
     found.append(
-        pairs.filter(pl.col("name_agrees") & (pl.col("dob_agrees") | dob_missing()) & same_defendant.fill_null(False))
+        pairs.filter(pl.col("name_agrees") & (pl.col("dob_agrees") | dob_missing()))
         .select("left_id", "right_id", pl.lit("case_number").alias("rule"), "name_agrees", "dob_agrees")
     )
     order = {k: i for i, k in enumerate([*ids, "case_number"])}

@@ -24,8 +24,8 @@ from pipelines.linkage.splink_model import (
     AGREEMENT,
     COMPARISONS,
     EM_BLOCKS,
-    ID_BLOCKING_RULES,
     PRIOR_RULES,
+    floor_m,
     level_labels,
     remove_matches_from_u,
     splink_settings,
@@ -195,17 +195,22 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
     inputs = frames if not dedupe else frames[0]
     for rule in EM_BLOCKS:
         trainer = _em_session(trainer, inputs, rule, s, stats)
-    model = remove_matches_from_u(trainer.misc.save_model_to_json(), s.u_max_pairs)
+    model = floor_m(remove_matches_from_u(trainer.misc.save_model_to_json(), s.u_max_pairs))
     # Splink names each linker's cached tables by a random id; it is not part of the model.
     model.pop("linker_uid", None)
     # The prior needs no rescaling: sampling records independently on each side keeps the share
     # of linked pairs among all pairs.
     stats["training_records"] = lt.height + (0 if dedupe else rt.height)
+    # The training tables are not needed any more: free their memory before scoring (the cache
+    # is shared by every linker of this database, so it is invalidated, not just emptied).
+    trainer.table_management.invalidate_cache()
+    del trainer, frames
 
     say("scoring candidate pairs")
     con.execute(f"SET threads = {s.threads}")
-    # Matching columns are what carries each comparison's level (gamma_*) into the output.
-    model_predict = dict(model, retain_matching_columns=True, retain_intermediate_calculation_columns=False)
+    # The output keeps each comparison's match weight (mw_*), from which its level is read back
+    # (`_gammas_from_weights`): much narrower than keeping both records' columns.
+    model_predict = dict(model, retain_matching_columns=False, retain_intermediate_calculation_columns=True)
     left_full = db.register(lp.select(PREPARED).to_arrow(), dataset_display_name="left_records")
     if dedupe:
         linker = Linker(left_full, model_predict, log_level=None)
@@ -222,24 +227,31 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
     else:
         resolved = det.select(pl.col("right_id").alias("unique_id")).unique()
         unresolved_r = rp.join(resolved, on="unique_id", how="anti").select(PREPARED)
-        resolved_r = rp.join(resolved, on="unique_id", how="semi").select(PREPARED)
         stats["right_records_scored"] = unresolved_r.height
         predictions = []
         if unresolved_r.height:
+            say(f"scoring {unresolved_r.height:,} records not linked deterministically")
             sdf = db.register(unresolved_r.to_arrow(), dataset_display_name="right_unresolved")
             predictions.append(linker.inference.predict_between(
                 left_full, sdf, threshold_match_probability=keep, warning_mode="never"))
-        if resolved_r.height:
-            # Resolved records are still scored on identifiers and cases, for the evidence.
-            sdf = db.register(resolved_r.to_arrow(), dataset_display_name="right_resolved")
-            predictions.append(linker.inference.predict_between(
-                left_full, sdf, blocking_rules_to_generate_predictions=ID_BLOCKING_RULES,
-                threshold_match_probability=keep, warning_mode="never"))
-
+        # The deterministic links are scored too, for their evidence: exactly those pairs, given
+        # to Splink as its blocked pairs (keys: "<dataset>-__-<unique_id>", as Splink writes them).
+        say(f"scoring {det.height:,} deterministic links for evidence")
+        pairs = det.select(
+            pl.lit("0").alias("match_key"),
+            (pl.lit("left_records-__-") + pl.col("left_id")).alias("join_key_l"),
+            (pl.lit("right_records-__-") + pl.col("right_id")).alias("join_key_r"),
+        )
+        linker.table_management.register_blocked_pairs_for_predict(
+            db.register(pairs.to_arrow(), dataset_display_name="deterministic_pairs"))
+        predictions.append(linker.inference.predict(warning_mode="never"))
     cols = ", ".join(["unique_id_l AS left_id", "unique_id_r AS right_id", "match_probability", "match_weight",
-                      *[f"CAST(gamma_{c} AS INTEGER) AS gamma_{c}" for c in COMPARISONS]])
-    parts = [con.sql(f"SELECT {cols} FROM {p.physical_name}").pl() for p in predictions]
-    scored = pl.concat(parts) if parts else _empty_scored()
+                      *[f"mw_{c}" for c in COMPARISONS]])
+    parts = []
+    for p in predictions:
+        parts.append(con.sql(f"SELECT {cols} FROM {p.physical_name}").pl())
+        p.drop_table_from_database_and_remove_from_cache()
+    scored = _gammas_from_weights(pl.concat(parts), linker) if parts else _empty_scored()
     if dedupe:
         # Splink orders each pair by its own key; ours is left_id < right_id.
         swap = pl.col("left_id") > pl.col("right_id")
@@ -250,6 +262,29 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
     scored = scored.unique(["left_id", "right_id"], keep="first").sort("left_id", "right_id")
     stats["pairs_scored_kept"] = scored.height
     return scored, model, linker, db, stats
+
+
+def _gammas_from_weights(scored: pl.DataFrame, linker) -> pl.DataFrame:
+    """gamma_<comparison> (the level) from mw_<comparison> (the level's match weight, as the model
+    gives it): every level of a comparison has its own weight."""
+    levels = pl.DataFrame(linker.visualisations.match_weights_chart().chart_dict["data"]["values"]).filter(
+        pl.col("comparison_name").is_in(list(COMPARISONS))
+    ).select(
+        "comparison_name",
+        pl.col("log2_bayes_factor").fill_null(0.0).round(6).alias("_w"),
+        pl.col("comparison_vector_value").cast(pl.Int32).alias("gamma"),
+    )
+    out = scored
+    for comp in COMPARISONS:
+        table = (
+            levels.filter(pl.col("comparison_name") == comp)
+            .sort("gamma", descending=True)
+            .unique("_w", keep="first", maintain_order=True)  # equal weights: the more specific level
+            .select("_w", pl.col("gamma").alias(f"gamma_{comp}"))
+        )
+        out = out.with_columns(pl.col(f"mw_{comp}").round(6).alias("_w")).join(table, on="_w", how="left").drop("_w")
+    return out.select("left_id", "right_id", "match_probability", "match_weight",
+                      *[f"gamma_{c}" for c in COMPARISONS])
 
 
 def _em_session(trainer, inputs, rule: str, s: LinkageSettings, stats: dict[str, Any]):

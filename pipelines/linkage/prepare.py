@@ -72,12 +72,18 @@ def case_keys(counts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     lf = counts.lazy() if isinstance(counts, pl.DataFrame) else counts
     names = lf.collect_schema().names()
     written = pl.col("case_numbers") if "case_numbers" in names else pl.lit(None, dtype=pl.String)
-    numbers = pl.coalesce(written, pl.col("case_number")).str.split(";")
     county = pl.col("county").fill_null("").str.to_uppercase().str.strip_chars() + "|"
-    parts = (
-        lf.select("person_id", "county", numbers.alias("number"))
+    # Counts of one case repeat its numbers: parse each distinct number once.
+    written_numbers = (
+        lf.select("person_id", "county", pl.coalesce(written, pl.col("case_number")).alias("number"))
+        .filter(pl.col("number").is_not_null())
+        .unique()
+        .with_columns(pl.col("number").str.split(";"))
         .explode("number")
-        .select("person_id", "county", case_number_parts(pl.col("number")).alias("p"))
+    )
+    parsed = written_numbers.select("number").unique().with_columns(case_number_parts(pl.col("number")).alias("p"))
+    parts = (
+        written_numbers.join(parsed, on="number", how="left")
         .select(
             "person_id",
             (county + pl.col("p").struct.field("base")).alias("base"),
@@ -87,12 +93,14 @@ def case_keys(counts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         .filter(pl.col("base").is_not_null())
         .unique()
     )
+    # One sort, then order-keeping aggregation: cheaper than sorting every list.
     return (
-        parts.group_by("person_id")
+        parts.sort("person_id", "full")
+        .group_by("person_id", maintain_order=True)
         .agg(
-            pl.col("base").unique().sort().alias("case_keys"),
-            pl.col("full").unique().sort().alias("case_keys_full"),
-            pl.col("base").filter(pl.col("unsuffixed")).unique().sort().alias("case_keys_unsuffixed"),
+            pl.col("base").unique(maintain_order=True).alias("case_keys"),
+            pl.col("full").unique(maintain_order=True).alias("case_keys_full"),
+            pl.col("base").filter(pl.col("unsuffixed")).unique(maintain_order=True).alias("case_keys_unsuffixed"),
         )
         .collect()
     )
@@ -104,7 +112,7 @@ def prepare_persons(
     *,
     extra_nicknames: str | None = None,
 ) -> pl.DataFrame:
-    """One row per distinct person_id with the columns in PREPARED (plus the PERSON columns).
+    """One row per distinct person_id with the columns in PREPARED, sorted by unique_id (= person_id).
 
     When several rows share a person_id (one person in several files) the first row in
     (source_file, source_line) order is kept, so the result does not depend on row order.
@@ -180,4 +188,4 @@ def prepare_persons(
         *[pl.when(pl.col(c).list.len() > 0).then(pl.col(c)).alias(c) for c in CASE_KEY_COLUMNS],
         pl.when(pl.col("name_suffix") != "").then(pl.col("name_suffix")).alias("name_suffix"),
     )
-    return frame.sort("unique_id")
+    return frame.select(PREPARED).sort("unique_id")

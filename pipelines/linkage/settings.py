@@ -35,9 +35,9 @@ class LinkageSettings(BaseModel):
     seed: int = 20241105
     # The model is trained on at most this many records per side (a seeded sample): m and u need
     # no more, and training time stays flat as counties grow.
-    train_records: int = Field(200_000, ge=100)
-    u_max_pairs: float = 1e6
-    em_max_pairs: float = 1e6
+    train_records: int = Field(100_000, ge=100)
+    u_max_pairs: float = 5e5
+    em_max_pairs: float = 5e5
     em_max_iterations: int = Field(25, ge=1)
     # An estimate of the share of true links the deterministic id rules find (used to set Splink's
     # prior, the probability that two random records match).

@@ -286,3 +286,29 @@ def remove_matches_from_u(model: dict[str, Any], sampled_pairs: float) -> dict[s
         comparisons.append(comp)
     out["comparisons"] = comparisons
     return out
+
+
+M_FLOOR = 1e-3
+
+
+def floor_m(model: dict[str, Any], floor: float = M_FLOOR) -> dict[str, Any]:
+    """m probabilities floored at `floor` (then renormalized): no disagreement is impossible for a
+    true match. EM drives the m of a level no match shows in the training data (synthetic data
+    never miscodes gender) towards zero, which would let one keying error veto an otherwise certain
+    link; real records do miscode gender, mistype ids and shift dates."""
+    out = dict(model)
+    comparisons = []
+    for comp in model["comparisons"]:
+        comp = dict(comp)
+        levels = [dict(lv) for lv in comp["comparison_levels"]]
+        scored = [lv for lv in levels if not lv.get("is_null_level") and lv.get("m_probability") is not None]
+        for lv in scored:
+            lv["m_probability"] = max(lv["m_probability"], floor)
+        total = sum(lv["m_probability"] for lv in scored)
+        if total > 0:
+            for lv in scored:
+                lv["m_probability"] = lv["m_probability"] / total
+        comp["comparison_levels"] = levels
+        comparisons.append(comp)
+    out["comparisons"] = comparisons
+    return out
