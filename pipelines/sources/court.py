@@ -772,7 +772,7 @@ def _structure_excel(path: Path, layout: Layout) -> _Structured:
         cells = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_polars()
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001 (calamine raises its own types for damaged files)
+    except _READER_FAILURES as exc:  # calamine raises its own types for damaged files
         raise InputError(f"cannot read the workbook ({type(exc).__name__}: {exc})", file=path.name, kind="OTHER") from exc
     cells = cells.slice(layout.skip_rows)
     first_line = layout.skip_rows + 1
@@ -792,16 +792,20 @@ def _structure_excel(path: Path, layout: Layout) -> _Structured:
     return _table_structured(cells, layout, path.name, first_line, "xlsx")
 
 
+# A damaged file can make the Rust readers panic: their PanicException is not an Exception.
+_READER_FAILURES = (Exception, pl.exceptions.PanicException)
+
+
 def _structure_parquet(path: Path, layout: Layout) -> _Structured:
     try:
         schema = pl.read_parquet_schema(path)
-    except Exception as exc:  # noqa: BLE001 (a damaged file raises various errors)
+    except _READER_FAILURES as exc:  # a damaged file raises various errors
         raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=path.name, kind="OTHER") from exc
     wanted = {_norm_header(c) for spec in layout.fields.values() for c in spec.columns}
     keep = [c for c in schema if _norm_header(c) in wanted]
     try:
         table = pl.read_parquet(path, columns=keep)
-    except Exception as exc:  # noqa: BLE001
+    except _READER_FAILURES as exc:
         raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=path.name, kind="OTHER") from exc
     return _table_structured(table, layout, path.name, 1, "parquet")
 
