@@ -242,3 +242,12 @@ def deliver_stage(run_dir: Path, spec: RunSpec) -> dict:
 
     _, summary = deliver_run_dir(run_dir, ledger_url=spec.ledger_url, target=spec.outbox)
     return summary
+
+
+@stage("report")
+def report_stage(run_dir: Path, spec: RunSpec) -> dict:
+    from pipelines.reports.write import write_reports
+
+    written = write_reports(run_dir, workdir=Path(spec.workdir))
+    written.setdefault("headline", f"impact report and dashboard written under {Path(spec.workdir)}")
+    return written
