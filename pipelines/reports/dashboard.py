@@ -44,7 +44,7 @@ from pipelines.reports.html import (
 from pipelines.reports.impact_report import write_atomic
 from pipelines.reports.quality import published_quality, review_queue_file, run_quality, table_pages
 from pipelines.reports.rundir import RunInfo, county_runs, previous_run
-from pipelines.reports.suppression import is_suppressed, rate
+from pipelines.reports.suppression import SUPPRESSED, THRESHOLD, is_suppressed, rate
 from pipelines.reports.whatif import compared_rows
 
 DASHBOARD = "dashboard"
@@ -177,10 +177,13 @@ def _value(v: Any) -> int | float | None:
     return None if is_suppressed(v) or isinstance(v, bool) or not isinstance(v, int | float) else v
 
 
-def _change(before: Any, after: Any) -> Any:
+def _change(before: Any, after: Any, *, people: bool) -> Any:
+    """The change between two published figures; a change of 1-10 people is shown as "<11" too."""
     b, a = _value(before), _value(after)
     if b is None or a is None:
         return None
+    if people and 0 < abs(a - b) < THRESHOLD:
+        return f"\u00b1{SUPPRESSED}"
     return f"{a - b:+,}"
 
 
@@ -206,8 +209,9 @@ def _delta_rows(prev: dict[str, Any], cur: dict[str, Any]) -> list[list[Any]]:
         out.update({f"Convictions: {d}": dets.get("by_determination", {}).get(d) for d in DETERMINATIONS})
         return out
 
+    operational = {"Rows read", "Rows quarantined", "Review queue (pairs)"}
     before, after = pick(prev), pick(cur)
-    return [[k, before[k], after[k], _change(before[k], after[k])] for k in after]
+    return [[k, before[k], after[k], _change(before[k], after[k], people=k not in operational)] for k in after]
 
 
 def _delivery_rows(history: list[dict[str, Any]]) -> list[list[Any]]:
