@@ -34,7 +34,7 @@ def prepare(scale: str, datadir: Path) -> dict:
     import polars as pl  # noqa: PLC0415
 
     from pipelines.sources.court import court_counts, court_persons, read_court  # noqa: PLC0415
-    from pipelines.sources.doj import doj_counts, doj_persons, read_doj  # noqa: PLC0415
+    from pipelines.sources.doj import CANONICAL_INPUT_COLUMNS, doj_counts, doj_persons, read_doj  # noqa: PLC0415
     from pipelines.synth import generate_county  # noqa: PLC0415
 
     out = datadir / f"linkage_{scale}"
@@ -42,10 +42,10 @@ def prepare(scale: str, datadir: Path) -> dict:
     if done.exists():
         return {"folder": str(out)}
     gen = generate_county(rows=int(PERSONS[scale] * DOJ_ROWS_PER_PERSON), seed=SEED, county=COUNTY,
-                          court_ratio=COURT_RATIO, out=out / "county")
+                          court_ratio=COURT_RATIO, doj_files=max(1, PERSONS[scale] // 250_000), out=out / "county")
     frames_dir = out / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
-    doj = read_doj(gen.doj_files)
+    doj = read_doj(gen.doj_files, columns=CANONICAL_INPUT_COLUMNS)
     doj_persons(doj.rows).write_parquet(frames_dir / "doj_persons.parquet")
     doj_counts(doj.rows).write_parquet(frames_dir / "doj_counts.parquet")
     del doj
@@ -58,18 +58,27 @@ def prepare(scale: str, datadir: Path) -> dict:
     return {"folder": str(out)}
 
 
-def _frames(folder: str) -> dict:
+# What linkage reads of a COUNT frame (the rest of it is for reconciliation and eligibility).
+LINK_COUNT_COLUMNS = ["person_id", "county", "case_numbers", "case_number"]
+
+
+def _frames(folder: str, *, counts_for_linkage_only: bool = False) -> dict:
     import polars as pl  # noqa: PLC0415
 
     base = Path(folder) / "frames"
-    return {name: pl.read_parquet(base / f"{name}.parquet") for name in (*FRAMES, "truth_persons", "truth_counts")}
+    names = (*FRAMES, "truth_persons") if counts_for_linkage_only else (*FRAMES, "truth_persons", "truth_counts")
+    return {
+        name: pl.read_parquet(base / f"{name}.parquet",
+                              columns=LINK_COUNT_COLUMNS if counts_for_linkage_only and name.endswith("_counts") else None)
+        for name in names
+    }
 
 
 def run_link(folder: str) -> dict:
     from pipelines.linkage import link_persons  # noqa: PLC0415
     from pipelines.linkage.evaluate import pair_scores, true_cross_pairs  # noqa: PLC0415
 
-    f = _frames(folder)
+    f = _frames(folder, counts_for_linkage_only=True)
     result = link_persons(f["doj_persons"], f["court_persons"], left_counts=f["doj_counts"],
                           right_counts=f["court_counts"])
     actual = true_cross_pairs(f["truth_persons"], f["doj_persons"]["person_id"], f["court_persons"]["person_id"])

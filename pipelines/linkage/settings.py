@@ -25,9 +25,10 @@ class LinkageSettings(BaseModel):
     # Deterministic pass (Polars): identifiers and (county, case number) with agreeing name.
     deterministic: bool = True
     deterministic_ids: tuple[str, ...] = ("cii", "ssn", "cdl")
-    # Records of the right frame resolved by the deterministic pass are not scored again by Splink
-    # (their links are certain); every record of the left frame stays a candidate, so a duplicate
-    # record of the same person on the right still finds its partner.
+    # Records of the right frame resolved by the deterministic pass are not blocked against the left
+    # frame again (their links are certain; only those links are scored, for the evidence); every
+    # record of the left frame stays a candidate, so a duplicate record of the same person on the
+    # right still finds its partner.
     skip_resolved: bool = True
 
     # Probabilistic pass (Splink, DuckDB backend).
