@@ -314,6 +314,12 @@ def test_small_cells_are_suppressed_on_every_page(runs: dict):
 
     assert all(n == 0 or n >= 11 for n in numbers(report["figures"]))
     assert "<11" in json.dumps(report["figures"])
+    quality = json.loads(Path(runs["second_summary"]["quality_json"]).read_text())
+    for section in ("reconciliation", "determinations", "changes_from_previous"):
+        assert all(n == 0 or n >= 11 for n in numbers(quality[section])), section
+    assert all(n == 0 or n >= 11 for n in numbers(quality["linkage"]["people"]))
+    what_if = json.loads(Path(runs["second_summary"]["what_if_json"]).read_text())
+    assert all(n == 0 or n >= 11 for column in what_if["policies"] for n in numbers(column["figures"]))
     html = Path(runs["second_summary"]["report_html"]).read_text()
     assert "&lt;11" in html
 

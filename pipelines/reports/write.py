@@ -90,11 +90,12 @@ def write_reports(run_dir: str | os.PathLike, *, workdir: str | os.PathLike | No
     """Write a finished run's impact report, what-if and data-quality figures, and rebuild the dashboard.
 
     `workdir` holds the county's other runs (for changes since the previous refresh) and the
-    dashboard; it defaults to the run's own workdir. Returns paths and headline figures (published,
+    dashboard; it defaults to the folder two levels above the run folder. Returns paths and headline figures (published,
     so small cells are "<11"); never personal data.
     """
     info = load_run(run_dir)
-    workdir = Path(workdir) if workdir is not None else Path(info.spec.get("workdir") or info.run_dir.parent.parent)
+    # A run folder is <workdir>/<county>/<run id>; spec.json's workdir may be relative to another cwd.
+    workdir = Path(workdir) if workdir is not None else info.run_dir.parent.parent
     counts, persons, dets = _history(info)
     policy = info.policy()
     doj_rows = _doj_rows(info)
