@@ -8,10 +8,13 @@ retried task is idempotent. Airflow tasks pass only the run folder path.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -81,9 +84,60 @@ def plan_run(spec: RunSpec) -> Path:
         config.name, policy, spec.compute_at, *sorted(spec.input_fingerprints.values())
     )
     folder = RunFolder(Path(spec.workdir), config.doj_county_name, spec.run_id).create()
-    (folder.path / "spec.json").write_text(spec.to_json())
+    with county_turn(folder.path, "plan"):
+        _write_atomic(folder.path / "spec.json", spec.to_json())
     _crash_point("plan")
     return folder.path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write a small text file whole or not at all (another process may be reading it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# Two runs for one county at once (a scheduled refresh and a manual run) share run folders,
+# the dashboard and the outbox. Their stages take turns: each holds the county's turn while it
+# runs. Stages are idempotent, so the runs finish with the same, complete results; delivery is
+# serialized again, across machines, by the ledger's county lock.
+TURN_TIMEOUT_ENV = "AUTOCLEAR_STAGE_LOCK_TIMEOUT"
+DEFAULT_TURN_TIMEOUT = 6 * 3600.0
+
+
+@contextlib.contextmanager
+def county_turn(run_dir: str | Path, stage_name: str, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold the county's turn (a file lock next to its run folders) while a stage runs.
+
+    Waits while another process of the same county runs a stage, up to `timeout` seconds
+    (default $AUTOCLEAR_STAGE_LOCK_TIMEOUT or 6 hours), then raises AutoclearError naming the
+    holder. The operating system releases the lock when its holder dies, even by SIGKILL.
+    """
+    from pipelines.errors import AutoclearError  # noqa: PLC0415
+
+    if timeout is None:
+        timeout = float(os.environ.get(TURN_TIMEOUT_ENV, DEFAULT_TURN_TIMEOUT))
+    path = Path(run_dir).parent / ".stage.lock"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o660)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = Path(path).read_text(errors="replace").strip() or "another process"
+                    raise AutoclearError(
+                        f"another run of county {Path(run_dir).parent.name} is still running ({holder}); waited "
+                        f"{timeout:g} s. Retry when it is done, or raise ${TURN_TIMEOUT_ENV}."
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"stage {stage_name} of run {Path(run_dir).name}, pid {os.getpid()}".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 # Crash-safety tests: AUTOCLEAR_CRASH_AFTER_STAGE=<stage or "plan"> SIGKILLs the process once that
@@ -121,10 +175,11 @@ def run_stage(name: str, run_dir: str | Path) -> dict:
     spec = load_spec(run_dir)
     if name not in _STAGE_IMPL:
         raise KeyError(f"stage {name!r} is not implemented (known: {', '.join(_STAGE_IMPL)})")
-    summary = _STAGE_IMPL[name](run_dir, spec)
-    (run_dir / "summary").mkdir(exist_ok=True, mode=0o770)
-    (run_dir / "summary" / f"{name}.json").write_text(json.dumps(summary, indent=2, default=str, sort_keys=True))
-    _crash_point(name)
+    with county_turn(run_dir, name):
+        summary = _STAGE_IMPL[name](run_dir, spec)
+        (run_dir / "summary").mkdir(exist_ok=True, mode=0o770)
+        _write_atomic(run_dir / "summary" / f"{name}.json", json.dumps(summary, indent=2, default=str, sort_keys=True))
+        _crash_point(name)
     return summary
 
 
