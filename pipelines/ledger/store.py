@@ -194,7 +194,9 @@ class Ledger:
         elif self.dialect == "postgresql" and schema:
             connect_args["options"] = f"-csearch_path={schema}"
         try:
-            self.engine: Engine = create_engine(self.url, echo=echo, connect_args=connect_args)
+            # hide_parameters: with SQL logging on (echo, or a logger at INFO), the rows' names,
+            # dates of birth and CII would otherwise be written to the log with each statement.
+            self.engine: Engine = create_engine(self.url, echo=echo, connect_args=connect_args, hide_parameters=True)
         except Exception as e:
             raise AutoclearError(f"cannot open ledger {safe_url(self.url)}: {e}") from None
         if self.dialect == "sqlite":

@@ -135,7 +135,7 @@ def read_query(spec, *, county: str) -> tuple[pl.DataFrame, str]:
         raise ConfigError(f"{spec.query_path}: bind parameter(s) {sorted(missing)} have no value in sql.parameters")
     params = {k: v for k, v in params.items() if k in wanted}
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)  # bound values never reach a log
     except Exception as exc:  # noqa: BLE001 (bad URL, missing driver)
         raise ConfigError(f"cannot use the CMS database URL {redacted(url)}: {type(exc).__name__}: {exc}") from None
     try:
