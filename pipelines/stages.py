@@ -34,13 +34,24 @@ def _stats_summary(stats: pl.DataFrame) -> dict:
     }
 
 
+def _doj_columns_kept() -> list[str]:
+    """The DOJ columns a run keeps: those the canonical frames are made from and those the doj_input
+    checkpoint checks. All 95 would cost about 3x the memory and 10x the Parquet write time."""
+    from pipelines import model
+    from pipelines.sources.doj import CANONICAL_INPUT_COLUMNS
+    from pipelines.validation.suites import load_suite
+
+    checked = load_suite("doj_input").frames["rows"].required_columns()
+    return [c for c in model.DOJ_COLUMNS if c in CANONICAL_INPUT_COLUMNS or c in checked]
+
+
 @stage("read_doj")
 def read_doj_stage(run_dir: Path, spec: RunSpec) -> dict:
     from pipelines.sources.checks import check_doj_read
     from pipelines.sources.doj import doj_counts, doj_persons, read_doj
 
     folder = _folder(run_dir)
-    read = read_doj(spec.doj, mode="quarantine")
+    read = read_doj(spec.doj, mode="quarantine", columns=_doj_columns_kept())
     persons = doj_persons(read.rows)
     counts = doj_counts(read.rows)
     folder.write("doj_quarantine", read.quarantine)
