@@ -19,7 +19,7 @@ def dedupe_persons(
     persons: pl.DataFrame,
     settings: LinkageSettings | None = None,
     *,
-    counts: pl.DataFrame | None = None,
+    counts: pl.DataFrame | pl.LazyFrame | None = None,
     progress: Progress | None = None,
     result: LinkResult | None = None,
 ) -> pl.DataFrame:

@@ -172,12 +172,12 @@ def deterministic_links(
     return (
         pl.concat(found)
         .with_columns(pl.col("rule").replace_strict(order, return_dtype=pl.Int32).alias("_order"))
-        .sort("left_id", "right_id", "_order")
-        .group_by("left_id", "right_id", maintain_order=True)
+        .group_by("left_id", "right_id")
         .agg(
-            pl.col("rule").str.join(",").alias("rules"),
+            pl.col("rule").sort_by("_order").str.join(",").alias("rules"),
             pl.col("name_agrees").any(),
             pl.col("dob_agrees").any(),
         )
+        .sort("left_id", "right_id")
         .select(list(DETERMINISTIC_MATCHES))
     )

@@ -73,8 +73,8 @@ def link_persons(
     right: pl.DataFrame,
     settings: LinkageSettings | None = None,
     *,
-    left_counts: pl.DataFrame | None = None,
-    right_counts: pl.DataFrame | None = None,
+    left_counts: pl.DataFrame | pl.LazyFrame | None = None,
+    right_counts: pl.DataFrame | pl.LazyFrame | None = None,
     progress: Progress | None = None,
 ) -> LinkResult:
     """Link the persons of two PERSON frames (for example DOJ and court): which records are one person.
@@ -96,7 +96,7 @@ def find_duplicates(
     persons: pl.DataFrame,
     settings: LinkageSettings | None = None,
     *,
-    counts: pl.DataFrame | None = None,
+    counts: pl.DataFrame | pl.LazyFrame | None = None,
     progress: Progress | None = None,
 ) -> LinkResult:
     """Pairs of records within one PERSON frame that are the same person (left_id < right_id)."""
@@ -158,7 +158,9 @@ def _connect(s: LinkageSettings):
     from splink import DuckDBAPI  # noqa: PLC0415
 
     con = duckdb.connect(":memory:")
-    con.execute("SET threads = 1")  # training single-threaded: sums in a fixed order, same model every run
+    # The prior and u are counts of hash-sampled pairs (the same with any thread count); EM below
+    # runs single-threaded.
+    con.execute(f"SET threads = {s.threads}")
     con.execute("SET preserve_insertion_order = false")
     if s.memory_limit:
         con.execute(f"SET memory_limit = '{s.memory_limit}'")
@@ -192,6 +194,7 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
         # No identifier pairs in the sample: keep Splink's default prior.
         stats["prior"] = "default"
     trainer.training.estimate_u_using_random_sampling(max_pairs=s.u_max_pairs, seed=s.seed)
+    con.execute("SET threads = 1")  # EM sums probabilities: a fixed order gives the same model every run
     inputs = frames if not dedupe else frames[0]
     for rule in EM_BLOCKS:
         trainer = _em_session(trainer, inputs, rule, s, stats)
@@ -314,56 +317,53 @@ def _em_session(trainer, inputs, rule: str, s: LinkageSettings, stats: dict[str,
     return Linker(inputs, before, log_level=None)
 
 
-def _evidence(scored: pl.DataFrame) -> pl.DataFrame:
-    """Readable evidence and the agreeing fields, from Splink's comparison levels."""
-    labels = level_labels()
-    texts, agree = [], []
-    for comp in COMPARISONS:
-        gamma = pl.col(f"gamma_{comp}")
-        label = gamma.replace_strict(labels[comp], default=None, return_dtype=pl.String)
-        texts.append(pl.when(gamma >= 0).then(pl.lit(f"{comp}: ") + label))
-        field_ = gamma.replace_strict(
-            {g: AGREEMENT.get((comp, lab)) for g, lab in labels[comp].items()}, default=None, return_dtype=pl.String
-        )
-        agree.append(field_)
-    return scored.with_columns(
-        pl.concat_str(texts, separator="; ", ignore_nulls=True).alias("splink_evidence"),
-        pl.concat_list(agree).list.drop_nulls().alias("splink_agreement"),
-    )
-
-
 def _merge(det: pl.DataFrame, scored: pl.DataFrame, s: LinkageSettings) -> pl.DataFrame:
-    scored = _evidence(scored)
-    det_agreement = pl.concat_list(
-        pl.col("rules").str.split(","),
-        pl.when(pl.col("name_agrees")).then(pl.lit(["name"])).otherwise(pl.lit([], dtype=pl.List(pl.String))),
-        pl.when(pl.col("dob_agrees")).then(pl.lit(["dob"])).otherwise(pl.lit([], dtype=pl.List(pl.String))),
+    """Deterministic links and Splink's scores, one row per pair, with agreement and evidence.
+
+    Built from plain columns (no per-row lists): this runs on a row per kept pair.
+    """
+    labels = level_labels()
+    both = det.with_columns(pl.lit(True).alias("deterministic")).join(
+        scored, on=["left_id", "right_id"], how="full", coalesce=True
     )
-    det = det.with_columns(det_agreement.alias("det_agreement"), pl.lit(True).alias("deterministic"))
-    both = det.join(scored, on=["left_id", "right_id"], how="full", coalesce=True)
     is_det = pl.col("deterministic").fill_null(False)
-    agreement = (
-        pl.concat_list(pl.col("det_agreement").fill_null([]), pl.col("splink_agreement").fill_null([]))
-        .list.unique(maintain_order=True)
-        .list.eval(pl.element().sort_by(pl.element().replace_strict(_FIELD_ORDER, default=99)))
-        .list.join(",")
-    )
-    evidence = pl.concat_str(
-        [pl.when(is_det).then(pl.lit("rule: ") + pl.col("rules")), pl.col("splink_evidence")],
-        separator="; ", ignore_nulls=True,
-    )
+    rules = pl.col("rules").fill_null("")
+    # For each agreement field: a deterministic rule or flag says so, or a Splink level does.
+    field_levels: dict[str, list[tuple[str, int]]] = {}
+    for comp in COMPARISONS:
+        for gamma, label in labels[comp].items():
+            if (name := AGREEMENT.get((comp, label))) is not None:
+                field_levels.setdefault(name, []).append((comp, gamma))
+    from_det = {
+        "cii": rules.str.contains(r"\bcii\b"), "ssn": rules.str.contains(r"\bssn\b"),
+        "cdl": rules.str.contains(r"\bcdl\b"), "case_number": rules.str.contains("case_number"),
+        "name": pl.col("name_agrees").fill_null(False), "dob": pl.col("dob_agrees").fill_null(False),
+    }
+    agreed = []
+    for name in _FIELD_ORDER:
+        conds = [pl.col(f"gamma_{comp}") == gamma for comp, gamma in field_levels.get(name, [])]
+        if name in from_det:
+            conds.append(from_det[name])
+        if conds:
+            agreed.append(pl.when(pl.any_horizontal(conds).fill_null(False)).then(pl.lit(name)))
+    texts = [
+        pl.when(pl.col(f"gamma_{comp}") >= 0).then(
+            pl.lit(f"{comp}: ") + pl.col(f"gamma_{comp}").replace_strict(labels[comp], default=None,
+                                                                           return_dtype=pl.String)
+        )
+        for comp in COMPARISONS
+    ]
     out = both.with_columns(
         pl.when(is_det).then(pl.col("match_probability").fill_null(1.0)).otherwise(pl.col("match_probability"))
         .alias("match_probability"),
         (is_det | (pl.col("match_probability") >= s.match_threshold)).fill_null(False).alias("is_match"),
         pl.when(is_det).then(pl.lit("deterministic")).otherwise(pl.lit("probabilistic")).alias("pass"),
-        agreement.alias("agreement"),
-        evidence.alias("evidence"),
+        pl.concat_str(agreed, separator=",", ignore_nulls=True).alias("agreement"),
+        pl.concat_str([pl.when(is_det).then(pl.lit("rule: ") + pl.col("rules")), *texts],
+                      separator="; ", ignore_nulls=True).alias("evidence"),
     )
     return out.select([pl.col(c).cast(t) for c, t in MATCHES.items()]).sort("left_id", "right_id")
 
 
-_FIELD_ORDER = {f: i for i, f in enumerate(
-    ["cii", "ssn", "cdl", "ssn_or_cdl", "case_number", "name", "surname", "first_name", "dob", "dob_partial",
-     "id_partial", "middle_name", "gender"]
-)}
+_FIELD_ORDER = ("cii", "ssn", "cdl", "ssn_or_cdl", "case_number", "name", "surname", "first_name", "dob",
+                "dob_partial", "id_partial", "middle_name", "gender")

@@ -22,7 +22,8 @@ PARTICLES = ["DE", "DEL", "LA", "LAS", "LOS", "Y", "E", "VAN", "VON", "DER", "DE
 PREPARED = [
     "unique_id", "first_name", "last_name", "middle_name", "middle_initial", "last_name_flat",
     "first_token", "last_name_tokens", "first_name_groups", "full_name", "name_key", "initials_key", "dob", "dob_str",
-    "dob_key", "cii", "ssn", "cdl", "fbi", "gender", "name_suffix", "case_keys", "case_keys_full",
+    "dob_key", "dob_year", "dob_md", "name_key_nodob", "last_name_flat_nodob", "first_token_nodob",
+    "cii", "ssn", "cdl", "fbi", "gender", "name_suffix", "case_keys", "case_keys_full",
     "case_keys_unsuffixed",
 ]
 
@@ -94,7 +95,7 @@ def case_keys(counts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         .unique()
     )
     # One sort, then order-keeping aggregation: cheaper than sorting every list.
-    return (
+    keys = (
         parts.sort("person_id", "full")
         .group_by("person_id", maintain_order=True)
         .agg(
@@ -102,13 +103,13 @@ def case_keys(counts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
             pl.col("full").unique(maintain_order=True).alias("case_keys_full"),
             pl.col("base").filter(pl.col("unsuffixed")).unique(maintain_order=True).alias("case_keys_unsuffixed"),
         )
-        .collect()
     )
+    return keys.collect(engine="streaming")
 
 
 def prepare_persons(
     persons: pl.DataFrame,
-    counts: pl.DataFrame | None = None,
+    counts: pl.DataFrame | pl.LazyFrame | None = None,
     *,
     extra_nicknames: str | None = None,
 ) -> pl.DataFrame:
@@ -116,14 +117,15 @@ def prepare_persons(
 
     When several rows share a person_id (one person in several files) the first row in
     (source_file, source_line) order is kept, so the result does not depend on row order.
-    `counts` (a COUNT frame) supplies each person's case keys; a `case_keys` list column already on
-    `persons` is used as it is.
+    `counts` (a COUNT frame, eager or lazy: only person_id, county, case_numbers and case_number
+    are read, so a `pl.scan_parquet` of a large frame costs little memory) supplies each person's
+    case keys; a `case_keys` list column already on `persons` is used as it is.
     """
     frame = conform(persons, PERSON)
     frame = frame.sort("person_id", "source_file", "source_line", nulls_last=True).unique(
         "person_id", keep="first", maintain_order=True
     )
-    if "case_keys" not in frame.columns and counts is not None and counts.height:
+    if "case_keys" not in frame.columns and counts is not None:
         frame = frame.join(case_keys(counts), on="person_id", how="left")
     for col in CASE_KEY_COLUMNS:
         if col not in frame.columns:
@@ -185,6 +187,12 @@ def prepare_persons(
         *[pl.col(c).list.drop_nulls() for c in CASE_KEY_COLUMNS],
         pl.col("name_suffix").cast(pl.String).str.to_uppercase().str.replace_all(r"[^A-Z]", "").alias("name_suffix"),
     ).with_columns(
+        pl.col("dob_str").str.slice(0, 4).alias("dob_year"),
+        pl.col("dob_str").str.slice(4, 4).alias("dob_md"),
+        # Name keys of records without a date of birth only: blocking on a name alone is then
+        # selective (a join on these keys pairs a DOB-less record with everyone of its name).
+        *[pl.when(pl.col("dob").is_null()).then(pl.col(c)).alias(f"{c}_nodob")
+          for c in ("name_key", "last_name_flat", "first_token")],
         *[pl.when(pl.col(c).list.len() > 0).then(pl.col(c)).alias(c) for c in CASE_KEY_COLUMNS],
         pl.when(pl.col("name_suffix") != "").then(pl.col("name_suffix")).alias("name_suffix"),
     )

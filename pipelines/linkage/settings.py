@@ -38,7 +38,7 @@ class LinkageSettings(BaseModel):
     # no more, and training time stays flat as counties grow.
     train_records: int = Field(100_000, ge=100)
     u_max_pairs: float = 5e5
-    em_max_pairs: float = 5e5
+    em_max_pairs: float = 3e5
     em_max_iterations: int = Field(25, ge=1)
     # An estimate of the share of true links the deterministic id rules find (used to set Splink's
     # prior, the probability that two random records match).

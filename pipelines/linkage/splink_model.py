@@ -17,9 +17,10 @@ Comparisons (most specific level first; Splink uses the first level that applies
 - court case: the two records share a (county, case number) / they have cases but none shared.
 - middle name: same / same initial / different.  - gender: same / different.
 
-Blocking rules (which pairs are scored at all) are chosen so that a record lacking a date of
-birth and identifiers is still compared: by case key, by full name in either order, and by any
-surname token with any nickname form of the first name.
+Blocking rules (which pairs are scored at all) are equi-joins only (cheap at a million records a
+side), chosen so that a record lacking a date of birth and identifiers is still compared: by case
+key, by full name in either order, by surname with any nickname form of the first name, and by any
+surname token with the first name.
 """
 
 from __future__ import annotations
@@ -50,9 +51,6 @@ SWAPPED_SIMILAR = (
 NAME_NULL = "(l.last_name IS NULL OR r.last_name IS NULL OR l.first_name IS NULL OR r.first_name IS NULL)"
 
 ID_COLUMNS = ("cii", "ssn", "cdl")
-# Name-only blocking keeps a pair only when the dates of birth do not clearly disagree (a missing
-# date, or at most two keystrokes apart): clearly different dates would score as a non-match anyway.
-DOB_NOT_CONTRADICTED = "(l.dob IS NULL OR r.dob IS NULL OR damerau_levenshtein(l.dob_str, r.dob_str) <= 2)"
 
 
 def _columns(sql: str) -> str:
@@ -170,16 +168,29 @@ def blocking_rules() -> list[dict[str, Any]]:
         {"blocking_rule": "l.dob_key = r.dob_key AND l.first_token = r.first_token"},
         {"blocking_rule": "l.dob_key = r.dob_key AND l.first_token = r.last_name_flat"},
         {"blocking_rule": "l.dob_key = r.dob_key AND l.last_name_flat = r.first_token"},
-        # Date of birth and both initials (typos in both names).
+        # Date of birth and both initials (typos in both names), or any token of a compound
+        # surname (GARCIA LOPEZ ~ LOPEZ, whatever the first name).
         {"blocking_rule": "l.dob_key = r.dob_key AND l.initials_key = r.initials_key"},
-        # No date of birth needed: the full name in either order, or a surname token with a
-        # nickname form of the first name.
-        {"blocking_rule": f"l.name_key = r.name_key AND {DOB_NOT_CONTRADICTED}"},
-        {
-            "blocking_rule": "l.last_name_tokens = r.last_name_tokens AND l.first_name_groups = r.first_name_groups"
-            f" AND {DOB_NOT_CONTRADICTED}",
-            "arrays_to_explode": ["last_name_tokens", "first_name_groups"],
-        },
+        {"blocking_rule": "l.dob_key = r.dob_key AND l.last_name_tokens = r.last_name_tokens",
+         "arrays_to_explode": ["last_name_tokens"]},
+        # The full name in either order and part of the date of birth (a typo in the rest).
+        {"blocking_rule": "l.name_key = r.name_key AND l.dob_year = r.dob_year"},
+        {"blocking_rule": "l.name_key = r.name_key AND l.dob_md = r.dob_md"},
+        # A record without a date of birth: its full name in either order, its surname with any
+        # nickname form of its first name, or any token of a compound surname with its first name.
+        *[
+            rule
+            for a, b in (("l", "r"), ("r", "l"))
+            for rule in (
+                {"blocking_rule": f"{a}.name_key_nodob = {b}.name_key"},
+                {"blocking_rule": f"{a}.last_name_flat_nodob = {b}.last_name_flat AND "
+                                  f"{a}.first_name_groups = {b}.first_name_groups",
+                 "arrays_to_explode": ["first_name_groups"]},
+                {"blocking_rule": f"{a}.first_token_nodob = {b}.first_token AND "
+                                  f"{a}.last_name_tokens = {b}.last_name_tokens",
+                 "arrays_to_explode": ["last_name_tokens"]},
+            )
+        ],
     ]
     return rules
 
