@@ -58,18 +58,15 @@ def prepare(scale: str, datadir: Path) -> dict:
     return {"folder": str(out)}
 
 
-# What linkage reads of a COUNT frame (the rest of it is for reconciliation and eligibility).
-LINK_COUNT_COLUMNS = ["person_id", "county", "case_numbers", "case_number"]
-
-
-def _frames(folder: str, *, counts_for_linkage_only: bool = False) -> dict:
+def _frames(folder: str, *, lazy_counts: bool = False) -> dict:
+    """The cached frames; with `lazy_counts` the COUNT frames are scans (linkage reads four columns)."""
     import polars as pl  # noqa: PLC0415
 
     base = Path(folder) / "frames"
-    names = (*FRAMES, "truth_persons") if counts_for_linkage_only else (*FRAMES, "truth_persons", "truth_counts")
+    names = (*FRAMES, "truth_persons") if lazy_counts else (*FRAMES, "truth_persons", "truth_counts")
     return {
-        name: pl.read_parquet(base / f"{name}.parquet",
-                              columns=LINK_COUNT_COLUMNS if counts_for_linkage_only and name.endswith("_counts") else None)
+        name: pl.scan_parquet(base / f"{name}.parquet") if lazy_counts and name.endswith("_counts")
+        else pl.read_parquet(base / f"{name}.parquet")
         for name in names
     }
 
@@ -78,7 +75,7 @@ def run_link(folder: str) -> dict:
     from pipelines.linkage import link_persons  # noqa: PLC0415
     from pipelines.linkage.evaluate import pair_scores, true_cross_pairs  # noqa: PLC0415
 
-    f = _frames(folder, counts_for_linkage_only=True)
+    f = _frames(folder, lazy_counts=True)
     result = link_persons(f["doj_persons"], f["court_persons"], left_counts=f["doj_counts"],
                           right_counts=f["court_counts"])
     actual = true_cross_pairs(f["truth_persons"], f["doj_persons"]["person_id"], f["court_persons"]["person_id"])
