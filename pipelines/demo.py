@@ -36,6 +36,36 @@ def _outputs(run_dir: Path) -> dict[str, str]:
     return found
 
 
+def _print_validation(console: Console, run_dir: Path) -> None:
+    """Each Great Expectations checkpoint of the run: passed or blocked, and how many checks."""
+    console.print("[bold]validation (Great Expectations)[/bold]")
+    for path in sorted((run_dir / "validation").glob("*.json")):
+        result = json.loads(path.read_text())
+        if "checkpoint" not in result:
+            continue
+        e = result.get("expectations", {})
+        verdict = "[green]passed[/green]" if result.get("success") else "[red]BLOCKED[/red]"
+        console.print(f"  {result['checkpoint']}: {verdict} — {e.get('total', '?')} expectations, "
+                      f"{e.get('failed_critical', 0)} critical failed, {e.get('failed_warning', 0)} warnings")
+
+
+def _print_manifest(console: Console, run_dir: Path) -> None:
+    """The delivery manifest: files, rows and checksums the court receives."""
+    summary_path = run_dir / "summary" / "deliver.json"
+    outbox = json.loads(summary_path.read_text()).get("outbox_path") if summary_path.is_file() else None
+    manifest_path = Path(outbox) / "manifest.json" if outbox else None
+    if not manifest_path or not manifest_path.is_file():
+        console.print("[bold]delivery[/bold]: nothing new to deliver")
+        return
+    manifest = json.loads(manifest_path.read_text())
+    rows = manifest.get("rows", {})
+    console.print(f"[bold]delivery {manifest.get('delivery')}[/bold] (policy {manifest.get('policy')} "
+                  f"{manifest.get('policy_version')}): {rows.get('new', 0):,} new, {rows.get('correction', 0):,} "
+                  f"corrections, {rows.get('withdrawal', 0):,} withdrawals")
+    for f in manifest.get("files", []):
+        console.print(f"  {f['name']}: {f['rows']:,} rows, sha256 {f['sha256'][:16]}…")
+
+
 def run_demo(*, workdir: Path, rows: int, seed: int, engine: str) -> int:
     """Generate a county into `workdir`/demo_input and run it; returns a process exit status."""
     from pipelines.synth.generate import generate_county
@@ -84,6 +114,8 @@ def run_demo(*, workdir: Path, rows: int, seed: int, engine: str) -> int:
     if run_dir is None:
         console.print("[red]no run folder found[/red]")
         return 1
+    _print_validation(console, run_dir)
+    _print_manifest(console, run_dir)
     console.print("[bold]where things are[/bold]")
     for label, path in _outputs(run_dir).items():
         console.print(f"  {label}: {path}")
