@@ -79,6 +79,16 @@ def plan_run(spec: RunSpec) -> Path:
             raise InputError(f"cannot read the file ({exc.strerror or exc})", file=Path(p).name, kind="OTHER") from None
     check_input_files(inputs, prints)
     spec.input_fingerprints = {Path(p).name: digest for p, digest in prints.items()}
+    if spec.ledger_url and _has_password(spec.ledger_url):
+        # spec.json is readable by the group and lives on shared volumes: no password in it.
+        if spec.ledger_url != os.environ.get(config.ledger_url_env):
+            from pipelines.errors import ConfigError  # noqa: PLC0415
+
+            raise ConfigError(
+                f"the ledger URL holds a password: put it in the environment variable {config.ledger_url_env} "
+                "(or an Airflow connection) instead of a parameter, so it is not written to the run folder"
+            )
+        spec.ledger_url = None  # each stage reads it from the environment again
     policy = spec.policy or config.policy
     spec.run_id = spec.run_id or make_run_id(
         config.name, policy, spec.compute_at, *sorted(spec.input_fingerprints.values())
@@ -88,6 +98,16 @@ def plan_run(spec: RunSpec) -> Path:
         _write_atomic(folder.path / "spec.json", spec.to_json())
     _crash_point("plan")
     return folder.path
+
+
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - not a URL: nothing to hide
+        return False
+    return bool(parsed.password) or any(k.lower() in ("password", "passwd") for k in parsed.query)
 
 
 def _write_atomic(path: Path, text: str) -> None:

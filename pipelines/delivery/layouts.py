@@ -135,6 +135,8 @@ def load_layout(name_or_path: str | Path | DeliveryLayout | None = None) -> Deli
             )
     else:
         path = Path(ref)
+        if path.suffix not in (".yaml", ".yml"):  # a name with a path in it: refused, never read
+            raise ConfigError(f"{ref!r}: a delivery layout is a name in {LAYOUT_DIR} or the path of a .yaml file")
         if not path.is_file():
             raise ConfigError(f"{path}: delivery layout file not found")
     try:

@@ -359,13 +359,17 @@ def load_policy(name_or_path: str | Path, *, parameters: dict[str, Any] | None =
     `parameters` overrides the defaults the file declares (e.g. ``{"age": 55}``).
     """
     path = Path(name_or_path)
-    if not path.suffix and not path.exists():
-        path = POLICY_DIR / f"{name_or_path}.yaml"
-        if not path.exists():
+    text = str(name_or_path)
+    if "/" not in text and "\\" not in text and not path.suffix:
+        # A name, never a path in disguise: it must stay inside the shipped policies folder.
+        path = POLICY_DIR / f"{text}.yaml"
+        if not text or text.startswith(".") or not path.exists():
             raise ConfigError(
-                f"no policy named {name_or_path!r}; shipped policies: {', '.join(available_policies())}"
+                f"no policy named {text!r}; shipped policies: {', '.join(available_policies())}"
                 " (or give the path of a policy file)"
             )
+    elif path.suffix not in (".yaml", ".yml"):
+        raise ConfigError(f"{path}: a policy file must be a .yaml or .yml file (or give a shipped policy's name)")
     if not path.is_file():
         raise ConfigError(f"{path}: policy file not found")
     return parse_policy(path.read_text(encoding="utf-8"), source=str(path), parameters=parameters)
