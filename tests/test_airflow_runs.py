@@ -40,7 +40,9 @@ pytestmark = pytest.mark.slow
 COMPUTE_AT = "2026-01-01"
 GOOD = {"alpine": "ALPINE"}  # config name -> county as DOJ writes it
 BROKEN = {"mono": "MONO", "inyo": "INYO"}  # mono: garbage court extract; inyo: empty DOJ drop folder
-ROWS = 1500  # DOJ rows: enough people for the linkage model to train
+ROWS = 2500  # DOJ rows: enough people for the linkage model to train
+# The generator's case numbers (00M11215, 01F14187-01); the delivery checks them against it.
+CASE_NUMBER_PATTERN = r"^(?:\d{2})?[A-Z]{1,3}\d{4,7}[A-Z]?(?:-\d{2,3})?$"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,6 +82,7 @@ def counties(tmp_path_factory) -> dict:
             f"doj_county_name: {doj_name}\n"
             "court_layouts: [generic_csv]\n"
             "policy: statute\n"
+            f"case_number_pattern: '{CASE_NUMBER_PATTERN}'\n"
             f"drop_folders:\n  doj: {doj_dir}\n  court: {court_dir}\n"
         )
     return {"base": base, "config": config, "drops": drops}
@@ -162,7 +165,8 @@ def output_files(run_dir: Path) -> dict[str, bytes]:
     files = {}
     for path in sorted(run_dir.rglob("*")):
         rel = path.relative_to(run_dir)
-        if path.is_file() and (rel.name.startswith("determinations") or rel.parts[0] == "delivery"):
+        if path.is_file() and ((len(rel.parts) == 1 and rel.name.startswith("determinations"))
+                               or rel.parts[0] == "delivery"):
             files[str(path.relative_to(workdir))] = path.read_bytes()
     outbox = workdir / "outbox"
     if outbox.is_dir():
