@@ -7,6 +7,7 @@
   The record survives code that swallows the error.
 """
 
+import ipaddress
 import logging
 import os
 import socket
@@ -45,6 +46,10 @@ if _NET:
             if getattr(sock, "family", None) != _AF_UNIX:
                 _refuse(event, address)
         elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"):
-            _refuse(event, args[0])
+            host = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+            try:
+                ipaddress.ip_address(host)  # a literal address needs no lookup: its connect is caught
+            except ValueError:
+                _refuse(event, args[0])
 
     sys.addaudithook(_audit)
