@@ -59,11 +59,12 @@ def prepare(scale: str, datadir: Path) -> dict:
 
 
 def _frames(folder: str, *, lazy_counts: bool = False) -> dict:
-    """The cached frames; with `lazy_counts` the COUNT frames are scans (linkage reads four columns)."""
+    """The cached frames; with `lazy_counts` the COUNT frames are scans (linkage reads four columns)
+    and the truth is left for later."""
     import polars as pl  # noqa: PLC0415
 
     base = Path(folder) / "frames"
-    names = (*FRAMES, "truth_persons") if lazy_counts else (*FRAMES, "truth_persons", "truth_counts")
+    names = FRAMES if lazy_counts else (*FRAMES, "truth_persons", "truth_counts")
     return {
         name: pl.scan_parquet(base / f"{name}.parquet") if lazy_counts and name.endswith("_counts")
         else pl.read_parquet(base / f"{name}.parquet")
@@ -72,13 +73,21 @@ def _frames(folder: str, *, lazy_counts: bool = False) -> dict:
 
 
 def run_link(folder: str) -> dict:
-    from pipelines.linkage import link_persons  # noqa: PLC0415
+    import polars as pl  # noqa: PLC0415
+
+    from pipelines.linkage import LinkageSettings, link_persons  # noqa: PLC0415
     from pipelines.linkage.evaluate import pair_scores, true_cross_pairs  # noqa: PLC0415
 
-    f = _frames(folder, lazy_counts=True)
-    result = link_persons(f["doj_persons"], f["court_persons"], left_counts=f["doj_counts"],
+    f = _frames(folder, lazy_counts=True)  # the truth is read after linking: scoring is not linkage
+    # Bounded DuckDB memory, spilling under the bench folder: how a county runs a big file on a
+    # small machine (temp files hold personal data: keep them in the run's own folder).
+    spill = Path(folder) / "duckdb_tmp"
+    spill.mkdir(parents=True, exist_ok=True, mode=0o770)
+    settings = LinkageSettings(memory_limit="2GB", temp_directory=str(spill))
+    result = link_persons(f["doj_persons"], f["court_persons"], settings, left_counts=f["doj_counts"],
                           right_counts=f["court_counts"])
-    actual = true_cross_pairs(f["truth_persons"], f["doj_persons"]["person_id"], f["court_persons"]["person_id"])
+    truth = pl.read_parquet(Path(folder) / "frames" / "truth_persons.parquet", columns=["person_id", "true_person_id"])
+    actual = true_cross_pairs(truth, f["doj_persons"]["person_id"], f["court_persons"]["person_id"])
     s = pair_scores(result.links, actual)
     return {
         "rows": f["doj_persons"].height + f["court_persons"].height,
