@@ -16,7 +16,7 @@ from tests.fuzz.run import SEEDS, TARGET_NAMES, fuzz_target
 from tests.fuzz.targets import TARGETS
 
 CORPUS = sorted(p for p in SEEDS.glob("*/*") if p.is_file())
-SHORT_RUN_SECONDS = 3
+SHORT_RUN_SECONDS = 2
 
 
 def test_every_target_has_a_corpus() -> None:
