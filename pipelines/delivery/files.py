@@ -364,11 +364,18 @@ def write_judge_summary(
 
         pdf.set_fill_color(242, 242, 242)
         heading_row()
+        # Each line is placed as cell(0, height, line, fill=odd) would place it, but with text()
+        # and rect(): cell() lays out every line (fragments, widths) and costs 4x as much.
+        left, width = pdf.l_margin, pdf.epw
         for i, line in enumerate(lines.to_list()):
             if pdf.get_y() + height > pdf.page_break_trigger:
                 pdf.add_page()
                 heading_row()
-            pdf.cell(0, height, _latin1(line), fill=i % 2 == 1, new_x="LMARGIN", new_y="NEXT")
+            y = pdf.get_y()
+            if i % 2 == 1:
+                pdf.rect(left, y, width, height, style="F")
+            pdf.text(left + pdf.c_margin, y + 0.5 * height + 0.3 * pdf.font_size, _latin1(line))
+            pdf.set_y(y + height)
 
     for relief in [r for r in RELIEF_LABELS if r in set(ordered.get_column("relief").to_list())]:
         case_table(ordered.filter(pl.col("relief") == relief), RELIEF_LABELS[relief])
