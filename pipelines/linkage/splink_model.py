@@ -173,9 +173,14 @@ def blocking_rules() -> list[dict[str, Any]]:
         {"blocking_rule": "l.dob_key = r.dob_key AND l.initials_key = r.initials_key"},
         {"blocking_rule": "l.dob_key = r.dob_key AND l.last_name_tokens = r.last_name_tokens",
          "arrays_to_explode": ["last_name_tokens"]},
-        # The full name in either order and part of the date of birth (a typo in the rest).
+        # The full name in either order and part of the date of birth (a typo in the rest); the
+        # surname and a nickname form of the first name with the birth year (DOJ's second record of
+        # a person: a variant of the name, a birth date a day off).
         {"blocking_rule": "l.name_key = r.name_key AND l.dob_year = r.dob_year"},
         {"blocking_rule": "l.name_key = r.name_key AND l.dob_md = r.dob_md"},
+        {"blocking_rule": "l.last_name_flat = r.last_name_flat AND l.first_name_groups = r.first_name_groups"
+                          " AND l.dob_year = r.dob_year",
+         "arrays_to_explode": ["first_name_groups"]},
         # A record without a date of birth: its full name in either order, its surname with any
         # nickname form of its first name, or any token of a compound surname with its first name.
         *[
