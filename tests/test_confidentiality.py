@@ -170,7 +170,10 @@ def test_no_personal_data_on_the_dashboard_except_the_review_page(whole_run, per
     assert leaks == {}, f"personal data on dashboard pages: { {k: v[:5] for k, v in leaks.items()} }"
     review = next(dashboard.rglob(REVIEW_PAGE))
     assert "CONFIDENTIAL" in review.read_text()
-    assert _leaks(_text_of(review), personal_data), "the scan finds nothing even on the page that has names"
+    # The court's files do carry names, dates of birth and CII: the scan finds them there.
+    upload = next((whole_run.workdir / "outbox").rglob("court_upload.csv"))
+    found = {hit.split()[0] for hit in _leaks(_text_of(upload), personal_data)}
+    assert {"name", "dob", "cii"} <= found, found
 
 
 def test_every_file_the_run_wrote_is_closed_to_others(whole_run) -> None:

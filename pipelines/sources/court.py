@@ -797,14 +797,18 @@ _READER_FAILURES = (Exception, pl.exceptions.PanicException)
 
 
 def _structure_parquet(path: Path, layout: Layout) -> _Structured:
+    # pyarrow decodes the file: on damaged page headers it raises, where Polars' reader can abort
+    # the whole process (a huge allocation from a corrupt header; a fuzz finding).
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
     try:
-        schema = pl.read_parquet_schema(path)
+        schema = pq.read_schema(path)
     except _READER_FAILURES as exc:  # a damaged file raises various errors
         raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=path.name, kind="OTHER") from exc
     wanted = {_norm_header(c) for spec in layout.fields.values() for c in spec.columns}
-    keep = [c for c in schema if _norm_header(c) in wanted]
+    keep = [c for c in schema.names if _norm_header(c) in wanted]
     try:
-        table = pl.read_parquet(path, columns=keep)
+        table = pl.from_arrow(pq.read_table(path, columns=keep))
     except _READER_FAILURES as exc:
         raise InputError(f"not a readable Parquet file ({type(exc).__name__})", file=path.name, kind="OTHER") from exc
     return _table_structured(table, layout, path.name, 1, "parquet")
