@@ -167,3 +167,23 @@ def test_model_artifacts_are_saved_without_personal_data(county, tmp_path: Path)
     assert "<script" in html and "cdn.jsdelivr" not in html  # libraries inlined: opens offline
     for path in files.values():
         assert path.stat().st_mode & 0o007 == 0  # not world-readable
+
+
+@pytest.mark.parametrize("rows", [40, 300])
+def test_a_small_county_links_without_failing(rows, tmp_path: Path):
+    """Few records: training rules that pair nobody and a sample without identifier pairs must
+    not stop the run (Splink refuses an empty EM session and a zero prior)."""
+    from pipelines.sources.court import court_counts, court_persons, read_court
+    from pipelines.sources.doj import doj_counts, doj_persons, read_doj
+    from pipelines.synth.generate import generate_county
+
+    gen = generate_county(rows=rows, seed=5, county=COUNTY, out=tmp_path)
+    doj = read_doj(gen.doj_files)
+    court = read_court(gen.court_files, gen.court_layout, county=COUNTY, as_of=date(2024, 1, 1))
+    outcome = link_sources(doj_persons(doj.rows), doj_counts(doj.rows), court_persons(court.rows, county=COUNTY),
+                           court_counts(court.rows, county=COUNTY), SETTINGS)
+    truth = pl.read_parquet(gen.truth_files["persons"])
+    doj_ids, court_ids = doj_persons(doj.rows)["person_id"], court_persons(court.rows, county=COUNTY)["person_id"]
+    scores = pair_scores(cross_pairs_from_keys(outcome.unified, doj_ids, court_ids),
+                         true_cross_pairs(truth, doj_ids, court_ids))
+    assert scores["precision"] >= 0.95 and scores["recall"] >= 0.8, scores

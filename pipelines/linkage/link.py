@@ -191,8 +191,20 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
             list(PRIOR_RULES), recall=s.deterministic_recall
         )
     except ValueError:
-        # No identifier pairs in the sample: keep Splink's default prior.
+        # More identifier pairs than the assumed recall allows: keep Splink's default prior.
         stats["prior"] = "default"
+    prior = trainer.misc.save_model_to_json()["probability_two_random_records_match"]
+    if not 0 < prior < 1:
+        # No identifier pair at all (a small frame) gives a prior of 0, which no evidence could
+        # overcome. Instead: half the records of the smaller side have a link, or one record in
+        # ten a duplicate.
+        n_pairs = lt.height * (lt.height - 1) / 2 if dedupe else lt.height * rt.height
+        expected = 0.1 * lt.height if dedupe else 0.5 * min(lt.height, rt.height)
+        fallback = min(max(expected / max(n_pairs, 1.0), 1e-9), 0.5)
+        trainer = Linker(frames if not dedupe else frames[0],
+                         dict(trainer.misc.save_model_to_json(), probability_two_random_records_match=fallback),
+                         log_level=None)
+        stats["prior"] = "assumed (no identifier pairs)"
     trainer.training.estimate_u_using_random_sampling(max_pairs=s.u_max_pairs, seed=s.seed)
     con.execute("SET threads = 1")  # EM sums probabilities: a fixed order gives the same model every run
     inputs = frames if not dedupe else frames[0]
@@ -299,6 +311,7 @@ def _em_session(trainer, inputs, rule: str, s: LinkageSettings, stats: dict[str,
     iterations: the estimates that matter converge in a handful.
     """
     from splink import Linker  # noqa: PLC0415
+    from splink.internals.exceptions import EMTrainingException  # noqa: PLC0415
 
     # A failed session can leave the linker's settings half-changed: retries start from a copy.
     before = trainer.misc.save_model_to_json()
@@ -310,6 +323,8 @@ def _em_session(trainer, inputs, rule: str, s: LinkageSettings, stats: dict[str,
         try:
             trainer.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=s.em_max_pairs)
             return trainer
+        except EMTrainingException:
+            break  # the rule pairs no records (a small frame): nothing to learn from it
         except ValueError as err:
             if "minimum allowed value" not in str(err):
                 raise
