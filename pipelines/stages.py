@@ -134,14 +134,11 @@ def validate_inputs_stage(run_dir: Path, spec: RunSpec) -> dict:
 @stage("link")
 def link_stage(run_dir: Path, spec: RunSpec) -> dict:
     from pipelines.linkage import (
-        apply_review_decisions,
         dedupe_counts,
-        dedupe_persons,
-        link_persons,
+        link_sources,
         merged_count_rows,
-        review_queue,
+        review_queue_for,
         save_model_artifacts,
-        unify_persons,
         write_review_queue,
     )
 
@@ -150,33 +147,27 @@ def link_stage(run_dir: Path, spec: RunSpec) -> dict:
     doj_counts = folder.read("doj_counts")
     # Overlapping extracts from successive refreshes repeat court counts: keep one of each.
     court_counts = dedupe_counts(folder.read("court_counts"))
-    doj_clusters = dedupe_persons(doj_persons, counts=doj_counts)
-    court_clusters = dedupe_persons(court_persons, counts=court_counts)
-    result = link_persons(doj_persons, court_persons, left_counts=doj_counts, right_counts=court_counts)
-    matches = result.matches
-    if spec.review_decisions:
-        matches = apply_review_decisions(matches, spec.review_decisions)
-    unified = unify_persons(doj_persons, court_persons, matches.filter(pl.col("is_match")),
-                            doj_clusters=doj_clusters, court_clusters=court_clusters)
-    queue = review_queue(result)
+    outcome = link_sources(doj_persons, doj_counts, court_persons, court_counts,
+                           review_decisions=spec.review_decisions)
+    # Built after the decisions are applied, so pairs a person already decided do not come back.
+    queue = review_queue_for(outcome)
     review_path = write_review_queue(queue, folder.sub("review") / "review_queue_CONFIDENTIAL.csv")
-    artifacts = save_model_artifacts(result, folder.sub("linkage"))
+    artifacts = save_model_artifacts(outcome.links, folder.sub("linkage"))
+    matches, unified = outcome.links.matches, outcome.unified
     folder.write("court_counts_deduped", court_counts)
-    folder.write("doj_clusters", doj_clusters)
-    folder.write("court_clusters", court_clusters)
+    folder.write("doj_clusters", outcome.doj_clusters)
+    folder.write("court_clusters", outcome.court_clusters)
     folder.write("person_matches", matches)
     folder.write("person_links", unified)
     linked = int(matches["is_match"].sum())
+    people = unified["person_key"].n_unique()
     return {
-        "doj_persons": doj_persons.height, "court_persons": court_persons.height,
-        "doj_person_clusters": doj_clusters["cluster_id"].n_unique(),
-        "court_person_clusters": court_clusters["cluster_id"].n_unique(),
+        **outcome.summary(),
         "court_count_copies_merged": merged_count_rows(court_counts),
         "linked_pairs": linked, "review_queue": queue.height, "review_queue_path": str(review_path),
+        "review_decisions_applied": outcome.decisions_applied,
         "linkage_artifacts": {k: str(v) for k, v in artifacts.items()},
-        "unified_persons": unified["person_key"].n_unique(),
-        "headline": f"{linked:,} DOJ-court person links, {queue.height:,} pairs for review, "
-                    f"{unified['person_key'].n_unique():,} people",
+        "headline": f"{linked:,} DOJ-court person links, {queue.height:,} pairs for review, {people:,} people",
     }
 
 
