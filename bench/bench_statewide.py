@@ -23,7 +23,9 @@ folders, and one counties/<slug>.yaml per county —
 Timed (one child process, wall / CPU / peak RSS include the Airflow process it starts):
 `scripts/airflow_dags_test.py --statewide` — `airflow dags test autoclear_statewide` on a SQLite
 metadata database (migrated in `prepare`, untimed), which runs the counties one after another in
-one process (`dags test` runs without an executor), then the statewide summary. Extra figures:
+one process (`dags test` runs without an executor), then the statewide summary. Task retries are
+off (AUTOCLEAR_TASK_RETRIES=0) so that a failing county is reported, not retried after a backoff
+that would be timed as statewide work; any failed county makes the measurement fail. Extra figures:
 counties ok / failed, the largest county's time, and the sum of the per-county times.
 """
 
@@ -108,7 +110,9 @@ def prepare(scale: str, datadir: Path) -> dict:
 
 
 def run(config: str, work: str, airflow_home: str, rows: int, doj_rows: int, counties: int) -> dict:
-    env = {**os.environ, "AUTOCLEAR_CONFIG_DIR": config, "AUTOCLEAR_WORKDIR": work}
+    # No retries: a county that fails is reported at once instead of after Airflow's backoff
+    # (120 s, doubling), which would be measured as statewide time.
+    env = {**os.environ, "AUTOCLEAR_CONFIG_DIR": config, "AUTOCLEAR_WORKDIR": work, "AUTOCLEAR_TASK_RETRIES": "0"}
     cmd = [sys.executable, str(ROOT / "scripts" / "airflow_dags_test.py"), "--statewide", "--workdir", work,
            "--compute-at", COMPUTE_AT, "--airflow-home", airflow_home, "--log", str(Path(work) / "airflow.log")]
     t0 = time.perf_counter()
