@@ -38,10 +38,14 @@ def _doj_columns_kept() -> list[str]:
     """The DOJ columns a run keeps: those the canonical frames are made from and those the doj_input
     checkpoint checks. All 95 would cost about 3x the memory and 10x the Parquet write time."""
     from pipelines import model
+    from pipelines.config import read_yaml
     from pipelines.sources.doj import CANONICAL_INPUT_COLUMNS
-    from pipelines.validation.suites import load_suite
+    from pipelines.validation.suites import expectations_dir
 
-    checked = load_suite("doj_input").frames["rows"].required_columns()
+    # The suite's YAML as is: load_suite would import Great Expectations (seconds) to check it,
+    # which validate_inputs does anyway.
+    suite = read_yaml(expectations_dir() / "doj_input.yaml") or {}
+    checked = ((suite.get("frames") or {}).get("rows") or {}).get("columns") or {}
     return [c for c in model.DOJ_COLUMNS if c in CANONICAL_INPUT_COLUMNS or c in checked]
 
 
