@@ -122,13 +122,14 @@ def _validate(run_dir: Path, spec: RunSpec, checkpoint: str, frames: dict, **con
 @stage("validate_inputs")
 def validate_inputs_stage(run_dir: Path, spec: RunSpec) -> dict:
     folder = _folder(run_dir)
+    # Lazy frames: each table reads only the columns it checks (pipelines.validation.tables.safe).
     doj = _validate(run_dir, spec, "doj_input", {
-        "rows": folder.scan("doj_rows"), "counts": folder.read("doj_counts"), "persons": folder.read("doj_persons"),
+        "rows": folder.scan("doj_rows"), "counts": folder.scan("doj_counts"), "persons": folder.scan("doj_persons"),
         "stats": folder.read("doj_stats"), "quarantine": folder.read("doj_quarantine"),
     })
     court = _validate(run_dir, spec, "court_input", {
-        "rows": folder.scan("court_rows"), "counts": folder.read("court_counts"),
-        "persons": folder.read("court_persons"), "stats": folder.read("court_stats"),
+        "rows": folder.scan("court_rows"), "counts": folder.scan("court_counts"),
+        "persons": folder.scan("court_persons"), "stats": folder.read("court_stats"),
         "quarantine": folder.read("court_quarantine"),
     })
     return {"doj_input": doj, "court_input": court, "data_docs": court["data_docs"] or doj["data_docs"],
@@ -230,12 +231,13 @@ def eligibility_stage(run_dir: Path, spec: RunSpec) -> dict:
 @stage("validate_outputs")
 def validate_outputs_stage(run_dir: Path, spec: RunSpec) -> dict:
     folder = _folder(run_dir)
+    # Lazy frames: each table reads only the columns it checks (pipelines.validation.tables.safe).
     reconciled = _validate(run_dir, spec, "reconciled", {
-        "reconciled": folder.read("reconciled"), "court_counts": folder.read("court_counts_deduped"),
-        "doj_counts": folder.read("doj_counts"),
+        "reconciled": folder.scan("reconciled"), "court_counts": folder.scan("court_counts_deduped"),
+        "doj_counts": folder.scan("doj_counts"),
     })
     determinations = _validate(run_dir, spec, "determinations", {
-        "determinations": folder.read("determinations"), "counts": folder.read("counts"),
+        "determinations": folder.scan("determinations"), "counts": folder.scan("counts"),
     })
     return {"reconciled": reconciled, "determinations": determinations,
             "data_docs": determinations["data_docs"],
