@@ -27,7 +27,7 @@ from typing import Literal
 import polars as pl
 
 from pipelines.model import COUNT, PERSON, RECONCILED, conform
-from pipelines.normalize.case_numbers import case_number_parts
+from pipelines.normalize.case_numbers import case_number_keys
 
 CANNABIS_SECTIONS = ("11357", "11358", "11359", "11360")
 _CANNABIS_WORDS = r"MARIJUANA|MARIHUANA|CANNABIS|HASH|CONCENTRATED"
@@ -127,7 +127,7 @@ def cannabis_counts(counts: pl.DataFrame, *, source: Literal["doj", "court"]) ->
         )
     # The charge's own description (court extras) tells a mis-keyed section from a real one.
     says_cannabis = (
-        pl.col("charge_description").str.to_uppercase().str.contains(_CANNABIS_WORDS).fill_null(False)
+        pl.col("charge_description").str.contains(f"(?i){_CANNABIS_WORDS}").fill_null(False)
         if "charge_description" in counts.columns else pl.lit(False)
     )
     frame = frame.with_columns(says_cannabis.alias("_says_cannabis"))
@@ -147,19 +147,37 @@ def cannabis_counts(counts: pl.DataFrame, *, source: Literal["doj", "court"]) ->
     )
 
 
-def _case_columns(frame: pl.DataFrame) -> pl.DataFrame:
-    """case_bases / case_fulls: every case number a count carries, as "COUNTY|NUMBER" keys."""
+def _case_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every case number a count carries, one row each: count_id, case_base and case_full
+    ("COUNTY|NUMBER" keys, without and with the defendant suffix) and normalized; in the order
+    written. Each distinct number is parsed once (most counts share their case's number)."""
     numbers = pl.coalesce(pl.col("case_numbers"), pl.col("case_number")).str.split(";")
     county = pl.col("county").fill_null("").str.to_uppercase().str.strip_chars() + "|"
-    exploded = frame.select("count_id", "county", numbers.alias("_n")).explode("_n").with_columns(
-        case_number_parts(pl.col("_n")).alias("_p")
-    ).filter(pl.col("_p").struct.field("base").is_not_null())
-    keys = exploded.group_by("count_id").agg(
-        (county + pl.col("_p").struct.field("base")).unique().sort().alias("case_bases"),
-        (county + pl.col("_p").struct.field("normalized")).unique().sort().alias("case_fulls"),
-        pl.col("_p").struct.field("normalized").first().alias("case_normalized"),
+    exploded = frame.select("count_id", county.alias("_county"), numbers.alias("_n")).explode("_n")
+    keyed = case_number_keys(exploded, "_n").filter(pl.col("base").is_not_null())
+    return keyed.select(
+        "count_id",
+        (pl.col("_county") + pl.col("base")).alias("case_base"),
+        (pl.col("_county") + pl.col("normalized")).alias("case_full"),
+        "normalized",
+    )
+
+
+def _case_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """case_bases / case_fulls: every case number a count carries, as "COUNTY|NUMBER" keys."""
+    keys = _case_keys(frame).group_by("count_id").agg(
+        pl.col("case_base").unique().sort().alias("case_bases"),
+        pl.col("case_full").unique().sort().alias("case_fulls"),
+        pl.col("normalized").first().alias("case_normalized"),
     )
     return frame.join(keys, on="count_id", how="left")
+
+
+def _case_index(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """(count_id, case_bases, *columns) with one row per distinct case base of each count; what
+    _case_columns(frame).explode("case_bases").drop_nulls("case_bases") gives, without the lists."""
+    keys = _case_keys(frame).select("count_id", pl.col("case_base").alias("case_bases")).unique(maintain_order=True)
+    return keys.join(frame.select("count_id", *columns), on="count_id", how="left")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,10 +330,9 @@ def reconcile(
 
     # ---- court only
     doj_people = doj_all["person_key"].unique()
-    doj_case_keys = (
-        _case_columns(doj_all.filter(pl.col("step_type") == "COURT")).select("person_key", pl.col("case_bases"))
-        .explode("case_bases").drop_nulls().unique()
-    )
+    doj_case_keys = _case_index(doj_all.filter(pl.col("step_type") == "COURT"), "person_key").select(
+        "person_key", "case_bases"
+    ).drop_nulls().unique()
     court_case_keys = court.select("count_id", "person_key", "case_bases").explode("case_bases")
     case_in_doj = court_case_keys.join(
         doj_case_keys, on=["person_key", "case_bases"], how="semi"
@@ -349,8 +366,7 @@ def reconcile(
 
     # ---- DOJ only
     court_people = court_all["person_key"].unique()
-    court_cases = _case_columns(court_all).select("count_id", "person_key", "count_number", "case_bases", "code", "section")
-    court_case_index = court_cases.explode("case_bases").drop_nulls("case_bases")
+    court_case_index = _case_index(court_all, "person_key", "count_number")
     d_left = dinfo.join(pairs.select("d_count_id"), on="d_count_id", how="anti")
     d_cases = d_left.select("d_count_id", pl.col("d_person_key").alias("person_key"), "d_number", "case_bases").explode(
         "case_bases"
@@ -438,10 +454,10 @@ def unified_history(
     court_unknown = court.join(known, on="person_key", how="anti")
     added = [court_known.join(court_only_ids, on="count_id", how="semi")]
     if court_cases_missing_from_doj:
-        doj_bases = _case_columns(doj.filter(pl.col("step_type") == "COURT")).select(
-            "person_key", pl.col("case_bases")
-        ).explode("case_bases").drop_nulls().unique()
-        court_bases = _case_columns(court_known).select("count_id", "person_key", "case_bases").explode("case_bases")
+        doj_bases = _case_index(doj.filter(pl.col("step_type") == "COURT"), "person_key").select(
+            "person_key", "case_bases"
+        ).drop_nulls().unique()
+        court_bases = _case_index(court_known, "person_key")
         in_doj_case = court_bases.join(doj_bases, on=["person_key", "case_bases"], how="semi").select("count_id").unique()
         missing_case = court_known.join(in_doj_case, on="count_id", how="anti").join(
             cannabis_ids, on="count_id", how="anti"  # cannabis counts are decided by reconciliation
