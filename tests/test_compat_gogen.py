@@ -265,3 +265,52 @@ def test_crlf_input_gives_the_same_results(tmp_path):
         outs[name] = pl.read_csv(tmp_path / name / "All_Results.csv", infer_schema=False)
     assert outs["lf"].equals(outs["crlf"])
     assert not (tmp_path / "crlf" / "All_Results.csv").read_bytes().count(b"\r")
+
+
+def test_result_files_equal_a_plain_join_of_rows_and_cells(tmp_path, monkeypatch):
+    """write_results lays the eligibility cells out by position and writes in slices; the files
+    are byte for byte those of the plain way (rows joined to the cells, one CSV write), with
+    values that need quoting (commas, quotes, empty strings) and a flagged comment."""
+    from pipelines.model import DOJ_COLUMNS
+    from pipelines.sources.doj import RAW_LINE, doj_counts, doj_persons, read_doj
+
+    src = write_doj(tmp_path / "yolo.dat", n_people=5)
+    # A name with a comma and a quote, a comment naming another cannabis section (flagged), case
+    # numbers (an eligibility cell) with a comma and a quote, and empty.
+    table = pl.read_csv(src, infer_schema=False).fill_null("").with_columns(
+        pl.when(pl.col("SUBJECT_ID") == "S1").then(pl.lit('DOE1, "JR",JOHN')).otherwise("PRI_NAME").alias("PRI_NAME"),
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("CHARGE 11360 HS")).otherwise("COMMENT_TEXT")
+        .alias("COMMENT_TEXT"),
+        pl.col("OFN").replace({"CASE2": 'A,"B"', "CASE3": ""}),  # case numbers to quote, and none
+    )
+    table.write_csv(src)
+    rows = read_doj([src], raw_lines=True).rows
+    decided = determine(doj_counts(rows), doj_persons(rows), policy=load_policy("statute"), county="YOLO",
+                        compute_at=AT)
+    cells = gogen._row_columns(rows, decided, AT).collect()
+    assert cells["Possible Other P64 Charges"].drop_nulls().to_list() == ["CHARGE 11360 HS"]
+    assert {'A,"B"', ""} <= set(cells["Case Number"].to_list())
+    joined = rows.join(cells, on="row_index", how="left", maintain_order="left")
+    expected = {
+        "condensed": joined.select(*gogen.CONDENSED_COLUMNS, *gogen.ELIGIBILITY_COLUMNS).write_csv(),
+        "parsed": joined.select(*DOJ_COLUMNS, *gogen.ELIGIBILITY_COLUMNS).write_csv(),
+        "prop64_parsed": joined.filter(pl.col("Eligibility Determination").is_not_null())
+        .select(*DOJ_COLUMNS, *gogen.ELIGIBILITY_COLUMNS).write_csv(),
+    }
+    monkeypatch.setattr(gogen, "_WRITE_ROWS", 3)  # several slices
+    echoed, parsed = tmp_path / "echoed", tmp_path / "parsed"
+    echoed.mkdir(), parsed.mkdir()
+    gogen.write_results(rows, decided, AT, echoed)
+    gogen.write_results(rows.drop(RAW_LINE), decided, AT, parsed)
+    assert (echoed / "All_Results_Condensed.csv").read_text() == expected["condensed"]
+    assert (parsed / "All_Results_Condensed.csv").read_text() == expected["condensed"]
+    assert (parsed / "All_Results.csv").read_text() == expected["parsed"]
+    assert (parsed / "Prop64_Results.csv").read_text() == expected["prop64_parsed"]
+    # The echoed files carry the lines as written; parsed, they are the same table (an empty cell is
+    # written "" there, as the incumbent did, and quoted by the parsed writer).
+    for name in ("All_Results.csv", "Prop64_Results.csv"):
+        assert pl.read_csv(echoed / name, infer_schema=False).fill_null("").equals(
+            pl.read_csv(parsed / name, infer_schema=False).fill_null(""))
+    assert '"DOE1, ""JR"",JOHN"' in (echoed / "All_Results.csv").read_text()
+    written = (echoed / "All_Results.csv").read_text().splitlines()[1:]
+    assert all(out.startswith(line + ",") for out, line in zip(written, src.read_text().splitlines()[1:], strict=True))

@@ -93,13 +93,14 @@ def run_doj(
     wanted = {*CANONICAL_INPUT_COLUMNS, *gogen.CONDENSED_COLUMNS}
     read = read_doj([str(p) for p in inputs], mode="strict" if strict else "quarantine",
                     columns=[c for c in model.DOJ_COLUMNS if c in wanted], raw_lines=True)
-    rows = read.rows
+    rows, quarantine, stats = read.rows, read.quarantine, read.stats
+    del read  # the columns only the canonical records need go as soon as they are built
     step("facts")
-    counts = doj_counts(rows)
     persons = doj_persons(rows)
+    counts = doj_counts(rows)
+    rows = rows.select(*gogen.CONDENSED_COLUMNS, RAW_LINE, "row_index")
     facts = conviction_facts_lazy(counts, persons, county=county, compute_at=compute_at).collect(engine=ENGINE)
     del counts, persons
-    rows = rows.select(*gogen.CONDENSED_COLUMNS, RAW_LINE, "row_index")
     step("rules")
     decided = engine.apply_policy(facts, policy, compute_at=compute_at).collect(engine=ENGINE)
     step("write")
@@ -112,7 +113,7 @@ def run_doj(
     files["explanations"] = out_dir / EXTRA_FILES["explanations"].format(s=s)
     engine.explanations_long(decided, policy).write_csv(files["explanations"])
     files["quarantine"] = out_dir / EXTRA_FILES["quarantine"].format(s=s)
-    read.quarantine.write_csv(files["quarantine"])
+    quarantine.write_csv(files["quarantine"])
     files["policy"] = out_dir / EXTRA_FILES["policy"].format(s=s)
     files["policy"].write_text(_policy_record(policy), encoding="utf-8")
 
@@ -124,7 +125,6 @@ def run_doj(
     files["summary"] = out_dir / names["summary"]
     files["summary"].write_text(gogen.summary_json(data), encoding="utf-8")
 
-    stats = read.stats
     run = DojRun(
         files=files,
         rows_read=int(stats["rows_read"].sum()),

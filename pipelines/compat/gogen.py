@@ -169,34 +169,69 @@ def write_results(rows: pl.DataFrame, determinations: pl.DataFrame, compute_at: 
                   suffix: str = "") -> dict[str, Path]:
     """Write All_Results, All_Results_Condensed and Prop64_Results; returns their paths.
 
-    `rows` are the DOJ rows as read (row_index order); `determinations` come from `determine`.
-    Each file is streamed: the 113-column table is never held in memory at once. When `rows` has
-    the raw input line (column ``raw_line``), All_Results and Prop64_Results echo it and append the
-    eligibility columns, so the 95 DOJ fields go out exactly as they came in and need not be
-    parsed; otherwise the 95 parsed columns are written. Empty eligibility cells are written "".
+    `rows` are the DOJ rows as read (in input order); `determinations` come from `determine`.
+    When `rows` has the raw input line (column ``raw_line``), All_Results and Prop64_Results echo
+    it and append the eligibility columns, so the 95 DOJ fields go out exactly as they came in and
+    need not be parsed; otherwise the 95 parsed columns are written. Empty eligibility cells are
+    written "".
+
+    Only a small share of rows has any eligibility value (decided, or a flagged comment): those
+    cells are computed for that share and laid out by position, never joined to the wide rows.
+    For the echoed files the 18 cells of a row are one pre-quoted text, and a row without any is
+    written as the 17 separators alone (the writer's null value), so each line is the raw line
+    and one short text.
     """
     names = output_names(suffix)
     paths = {k: outputs / names[k] for k in ("all_results", "condensed", "prop64")}
     columns = _row_columns(rows, determinations, compute_at).collect()
-    decided = columns.filter(pl.col("Eligibility Determination").is_not_null()).lazy()
-    every_row = rows.lazy().join(columns.lazy(), on="row_index", how="left", maintain_order="left")
-    decided_rows = rows.lazy().join(decided, on="row_index", how="inner", maintain_order="left")
+    # Where each row's cells are in `columns` (null: the row has none), and the decided rows.
+    found = (
+        rows.select("row_index").with_row_index("_pos")
+        .join(columns.select("row_index", pl.int_range(pl.len(), dtype=pl.UInt32).alias("_at"),
+                             pl.col("Eligibility Determination").is_not_null().alias("_decided")),
+              on="row_index", how="inner")
+    )
+    at = pl.repeat(None, rows.height, dtype=pl.UInt32, eager=True).scatter(found["_pos"], found["_at"])
+    decided_at = found.filter("_decided")["_pos"].sort()
+    cells = columns.drop("row_index")
+    del columns, found
+
     if RAW_LINE in rows.columns:
-        def full(frame: pl.LazyFrame) -> pl.LazyFrame:
-            # The header is the first column's name; quote_style="never" writes names and lines as they are.
-            return frame.select(
-                pl.col(RAW_LINE).str.strip_suffix("\r").alias(",".join(model.DOJ_COLUMNS)),
-                *[_csv_field(c) for c in ELIGIBILITY_COLUMNS],
-            )
-        style = "never"
+        raw = rows.get_column(RAW_LINE)
+        if raw.str.ends_with("\r").any():
+            raw = raw.str.strip_suffix("\r")
+        text = cells.select(
+            pl.concat_str([_csv_field(c).fill_null("") for c in ELIGIBILITY_COLUMNS], separator=",")
+        ).to_series()
+        # The header is the two columns' names; quote_style="never" writes names and lines as they are.
+        echoed = pl.DataFrame([
+            raw.alias(",".join(model.DOJ_COLUMNS)),
+            text.gather(at).alias(",".join(ELIGIBILITY_COLUMNS)),
+        ])
+        del raw, text
+        options = {"quote_style": "never", "null_value": "," * (len(ELIGIBILITY_COLUMNS) - 1)}
+        echoed.write_csv(paths["all_results"], **options)
+        echoed[decided_at].write_csv(paths["prop64"], **options)
+        del echoed
     else:
-        def full(frame: pl.LazyFrame) -> pl.LazyFrame:
-            return frame.select(*model.DOJ_COLUMNS, *ELIGIBILITY_COLUMNS)
-        style = "necessary"
-    full(every_row).sink_csv(paths["all_results"], quote_style=style)
-    full(decided_rows).sink_csv(paths["prop64"], quote_style=style)
-    every_row.select(*CONDENSED_COLUMNS, *ELIGIBILITY_COLUMNS).sink_csv(paths["condensed"])
+        _write_with_cells(rows.select(model.DOJ_COLUMNS), cells, at, paths["all_results"])
+        _write_with_cells(rows.select(model.DOJ_COLUMNS)[decided_at], cells, at.gather(decided_at),
+                          paths["prop64"])
+    _write_with_cells(rows.select(CONDENSED_COLUMNS), cells, at, paths["condensed"])
     return paths
+
+
+_WRITE_ROWS = 1 << 19  # rows per slice when eligibility cells are laid out beside wide rows
+
+
+def _write_with_cells(frame: pl.DataFrame, cells: pl.DataFrame, at: pl.Series, path: Path) -> None:
+    """`frame` with the eligibility `cells` gathered at `at` beside it, as CSV (quoted when
+    necessary). Written in slices, so the 18 mostly empty columns never exist for every row."""
+    cells = cells.select(pl.all().cast(pl.Categorical))  # gathered as 4-byte codes, written as text
+    with path.open("wb") as out:
+        for start in range(0, max(frame.height, 1), _WRITE_ROWS):
+            part = frame.slice(start, _WRITE_ROWS).hstack(cells.select(pl.all().gather(at.slice(start, _WRITE_ROWS))))
+            part.write_csv(out, include_header=start == 0)
 
 
 # ---------------------------------------------------------------------------------------------
