@@ -2,8 +2,10 @@
 
 The frames come from `pipelines.validation.sample.clean_county`, sized so the determinations
 frame has the scale's row count (1M determinations: 666,668 DOJ rows and counts, as many court
-rows and counts, 1M reconciled rows, 666,668 delivery rows). They are cached as Parquet under
-bench/out/data/validation_<scale>/ (untimed).
+rows and counts, 1M reconciled rows, 666,668 delivery rows, as many ledger rows, and the delivery
+files' rows read back: 2 x 666,668). They are cached as Parquet under
+bench/out/data/validation2_<scale>/ (untimed; "2": the delivery checkpoint takes the ledger's and
+the files' rows since the ledger reconciliation was made independent).
 
 The timed child reads the Parquet frames, runs the five checkpoints (doj_input, court_input,
 reconciled, determinations, delivery) and builds the run's Data Docs. Its notes split the time:
@@ -11,6 +13,13 @@ reconciled, determinations, delivery) and builds the run's Data Docs. Its notes 
 `validation` (wall time of the five checkpoints: GX setup, Polars tables built in a worker thread
 while GX validates the previous one, GX checkpoints, the gate's decision), `docs` (Data Docs
 rendering, a separate step). The target is about the validation itself.
+
+What the headline figure (`validation_s`) holds: the wall time of the five checkpoints' validation,
+each from its call to the end of its last GX validation: building every Polars table (and its
+pandas copy), GX context and suite set-up, every GX validation (and the re-run with failing rows'
+positions when one fails), the outcomes. What it leaves out: Python/Polars/GX imports, reading the
+Parquet frames, Data Docs rendering and the summary JSON. `validation_cpu_s` is the CPU time of the
+same span (all threads), Data Docs' CPU taken out; `cpu_with_docs_s` keeps it in.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ def _doj_counts_for(determinations: int) -> int:
 
 
 def prepare(scale: str, datadir: Path) -> dict:
-    out = Path(datadir) / f"validation_{scale}"
+    out = Path(datadir) / f"validation2_{scale}"
     done = out / "done"
     if not done.exists():
         from pipelines.validation.sample import clean_county
@@ -68,7 +77,7 @@ def run(data: str, work: str) -> dict:
 
     out = Path(work)
     shutil.rmtree(out, ignore_errors=True)
-    totals = {"prepare": 0.0, "gx_setup": 0.0, "validate": 0.0, "docs": 0.0}
+    totals = {"prepare": 0.0, "gx_setup": 0.0, "validate": 0.0, "docs": 0.0, "docs_cpu": 0.0}
     rows = 0
     per_checkpoint = []
     # CPU seconds tell more than wall time on a busy machine: all threads, and GX's (main) thread.
@@ -82,14 +91,17 @@ def run(data: str, work: str) -> dict:
             rows = result.table_rows["determinations"]
     cpu, gx_cpu = time.process_time() - cpu0, time.thread_time() - gx_cpu0
     validation = totals["validate"]
+    validation_cpu = cpu - totals["docs_cpu"]
     notes = (
-        f"validation {validation:.2f} s (Polars tables {totals['prepare']:.2f} s, built while GX validates; "
-        f"GX setup {totals['gx_setup']:.2f} s; CPU {cpu:.2f} s, of which GX thread {gx_cpu:.2f} s, docs included); "
+        f"validation {validation:.2f} s wall, {validation_cpu:.2f} s CPU (all suites: Polars tables "
+        f"{totals['prepare']:.2f} s, built while GX validates; GX setup {totals['gx_setup']:.2f} s; GX thread "
+        f"{gx_cpu - totals['docs_cpu']:.2f} s CPU); outside it: "
         f"Data Docs {totals['docs']:.2f} s; read {read - imported:.2f} s; import {imported - t0:.2f} s; "
         f"per checkpoint: {', '.join(per_checkpoint)}"
     )
     return {"rows": rows, "validation_s": round(validation, 3), "docs_s": round(totals["docs"], 3),
-            "validation_cpu_s": round(cpu, 3), "gx_thread_cpu_s": round(gx_cpu, 3),
+            "validation_cpu_s": round(validation_cpu, 3), "cpu_with_docs_s": round(cpu, 3),
+            "gx_thread_cpu_s": round(gx_cpu - totals["docs_cpu"], 3),
             "notes": notes}
 
 

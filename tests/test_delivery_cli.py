@@ -116,8 +116,12 @@ def test_validation_gate_blocks_a_delivery_that_contradicts_its_determinations(r
     assert blocked.exit_code == 1
     assert "blocked delivery" in blocked.output and "delivery.matches_determination" in blocked.output
     assert not (tmp_path / "work" / "outbox" / "los_angeles_00001").exists()
-    history = runner.invoke(app, ["history", "--county", "los_angeles", "--workdir", str(tmp_path / "work")])
-    assert "no deliveries recorded" in history.output
+    # The gate runs on the staged files and the rows the ledger recorded as pending: a blocked
+    # delivery is rolled back (kept for the record, no row delivered), never published.
+    history = runner.invoke(app, ["history", "--county", "los_angeles", "--workdir", str(tmp_path / "work"),
+                                  "--json"])
+    deliveries = json.loads(history.output)["deliveries"]
+    assert [d["status"] for d in deliveries] == ["rolled_back"]
     (run_dir / "determinations.parquet").unlink()
     passed = runner.invoke(app, ["deliver", "--run-dir", str(run_dir)])
     assert passed.exit_code == 0, passed.output

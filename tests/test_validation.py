@@ -236,12 +236,44 @@ FAULTS: list[tuple[str, str, Callable[[F], F], dict, str, str | None]] = [
     ("delivery", "same case and count twice",
      lambda f: {**f, "delivery": _dup(f["delivery"], 0)}, {"expected_rows": {"new": N + 1}},
      "delivery.case_and_count_unique", "doj:S00000000:001001001000"),
-    ("delivery", "rows do not reconcile with the ledger",
+    ("delivery", "the plan does not reconcile with the ledger",
      lambda f: f, {"expected_rows": {"new": 1000}},
-     "delivery.rows_reconcile_with_ledger", "new"),
-    ("delivery", "no ledger plan given",
-     lambda f: f, {"expected_rows": None},
-     "delivery.expected_counts_given", "correction"),
+     "delivery.rows_reconcile_with_ledger", "plan:new"),
+    ("delivery", "no ledger rows given",
+     lambda f: {k: v for k, v in f.items() if k != "ledger"}, {},
+     "delivery.ledger_given", "validated rows:new"),
+    ("delivery", "files not read back",
+     lambda f: {k: v for k, v in f.items() if k != "files"}, {},
+     "delivery.files_given", "files:all"),
+    # The files as read back from the staged folder against the ledger's rows (rows N.. of `files`
+    # are the clerk checklist's, with ids; rows 0..N-1 the court file's, without).
+    ("delivery", "clerk checklist row dropped (by action)",
+     lambda f: {**f, "files": _drop(f["files"], N)}, {},
+     "delivery.rows_reconcile_with_ledger", "clerk_checklist.csv:new"),
+    ("delivery", "clerk checklist row dropped (by id)",
+     lambda f: {**f, "files": _drop(f["files"], N)}, {},
+     "delivery.files_match_ledger_rows", "19-BA0000000-001 (new)"),
+    ("delivery", "clerk checklist row repeated",
+     lambda f: {**f, "files": _dup(f["files"], N + 2)}, {},
+     "delivery.files_match_ledger_rows", "19-BA0000001-002 (new)"),
+    ("delivery", "file row with the wrong action",
+     lambda f: {**f, "files": _at(f["files"], N + 1, "action", "correction")}, {},
+     "delivery.files_match_ledger_rows", "19-BA0000000-002 (correction)"),
+    ("delivery", "clerk checklist read back empty",
+     lambda f: {**f, "files": f["files"].filter(pl.col("file") != "clerk_checklist.csv")}, {},
+     "delivery.files_match_ledger_rows", "19-BA0000000-001 (new)"),
+    ("delivery", "court file row dropped",
+     lambda f: {**f, "files": _drop(f["files"], 0)}, {},
+     "delivery.rows_reconcile_with_ledger", "court_upload.txt:all"),
+    ("delivery", "ledger entry with no file row",
+     lambda f: {**f, "ledger": _dup(f["ledger"], 3)}, {},
+     "delivery.ledger_row_once", "19-BA0000002-001 (new)"),
+    ("delivery", "file row the ledger did not record",
+     lambda f: {**f, "ledger": _drop(f["ledger"], 0)}, {},
+     "delivery.ledger_row_once", "19-BA0000000-001 (new)"),
+    ("delivery", "ledger row without an eligible determination",
+     lambda f: {**f, "ledger": _at(f["ledger"], 0, "relief", "redesignate_infraction")}, {},
+     "delivery.rows_reconcile_with_ledger", "eligible determinations:new"),
     ("delivery", "relief no court acts on",
      lambda f: {**f, "delivery": _at(f["delivery"], 0, "relief", "review")}, {},
      "delivery.relief_actionable", "doj:S00000000:001001001000"),
@@ -385,7 +417,73 @@ def test_offline_overview_lists_every_checkpoint_and_the_county_history(county, 
 
 
 def test_nothing_to_deliver_passes(county, tmp_path):
-    frames = {**county.frames["delivery"], "delivery": county.frames["delivery"]["delivery"].clear()}
+    frames = {name: frame.clear() if name != "determinations" else frame
+              for name, frame in county.frames["delivery"].items()}
     result = run(county, "delivery", tmp_path, frames=frames, expected_rows={"new": 0})
     assert result.success, result.describe()
     assert result.table_rows["delivery"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The gate inside `deliver`: the staged files, read back, against the rows the ledger recorded
+
+
+def _deliver_checked(tmp_path: Path, ledger):
+    from pipelines.config import load_county
+    from pipelines.delivery import assemble_delivery, deliver
+    from pipelines.delivery.run import validation_check
+    from pipelines.delivery.sample import sample_frames
+
+    f = sample_frames(120)
+    build = assemble_delivery(f["determinations"], f["counts"], f["persons"], f["reconciled"], county="LOS ANGELES",
+                              run_id="r1")
+    check = validation_check(tmp_path / "run", county="LOS ANGELES", run_id="r1", compute_at="2024-07-01",
+                             case_number_pattern=load_county("los_angeles").case_number_pattern,
+                             determinations=f["determinations"])
+    (tmp_path / "run").mkdir(exist_ok=True)
+    return build, deliver(build, county="LOS ANGELES", ledger=ledger, run_id="r1", workdir=tmp_path,
+                          determinations=f["determinations"], check=check)
+
+
+def _published(tmp_path: Path) -> list[Path]:
+    outbox = tmp_path / "outbox"
+    return sorted(p for p in outbox.iterdir() if not p.name.startswith(".")) if outbox.is_dir() else []
+
+
+@pytest.mark.parametrize("fault", ["court file drops a row", "clerk checklist repeats a row", "ledger misses a row"])
+def test_delivery_gate_blocks_files_that_disagree_with_the_ledger(fault, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from pipelines.delivery import files as delivery_files
+    from pipelines.ledger import Ledger
+
+    if fault == "court file drops a row":
+        write = delivery_files.write_court_file
+        monkeypatch.setattr(delivery_files, "write_court_file", lambda rows, *a, **k: write(rows.slice(1), *a, **k))
+        expected = ["delivery.rows_reconcile_with_ledger", "delivery.files_match_ledger_rows"]
+    elif fault == "clerk checklist repeats a row":
+        write = delivery_files.write_clerk_checklist
+        monkeypatch.setattr(delivery_files, "write_clerk_checklist",
+                            lambda rows, *a, **k: write(pl.concat([rows, rows.slice(3, 1)]), *a, **k))
+        expected = ["delivery.rows_reconcile_with_ledger", "delivery.files_match_ledger_rows"]
+    else:
+        record = Ledger.record_pending
+        monkeypatch.setattr(Ledger, "record_pending",
+                            lambda self, county, plan, **k: record(self, county, replace(plan, new=plan.new.slice(1)), **k))
+        expected = ["delivery.rows_reconcile_with_ledger", "delivery.ledger_row_once"]
+
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}", workdir=tmp_path) as ledger:
+        with pytest.raises(ValidationFailed) as blocked:
+            _deliver_checked(tmp_path, ledger)
+        for expectation in expected:
+            assert expectation in str(blocked.value)
+        # Nothing reached the court, nothing is recorded as delivered, the staging folder is gone.
+        assert _published(tmp_path) == []
+        assert ledger.delivery_rows("LOS ANGELES").height == 0
+        assert [d["status"] for d in ledger.history("LOS ANGELES")] == ["rolled_back"]
+        assert not [p for p in (tmp_path / "outbox").rglob("*") if p.is_file()]
+
+        monkeypatch.undo()  # the fault fixed: the next run delivers every count, once
+        build, result = _deliver_checked(tmp_path, ledger)
+        assert result.status == "published" and len(_published(tmp_path)) == 1
+        assert ledger.delivery_rows("LOS ANGELES").height == build.rows.height

@@ -47,6 +47,22 @@ def checkpoint_inputs(run_dir):
     determinations = read("determinations")
     delivery = build_delivery(determinations, read("counts"), read("persons"), read("reconciled"),
                               county_config=config, run_id=spec.run_id)
+    # The rows the ledger records and the files as staged, read back, as the deliver stage's gate sees them.
+    from pipelines.delivery import deliver
+    from pipelines.delivery.files import CLERK_CHECKLIST
+    from pipelines.ledger import Ledger
+
+    staged = {}
+
+    def capture(plan, stage) -> None:  # noqa: ANN001
+        staged.update(ledger=stage.ledger_rows(), files=stage.file_rows(),
+                      delivery_files=[stage.layout.file_name, CLERK_CHECKLIST])
+
+    work = run_dir / "delivery_test"
+    work.mkdir(parents=True, exist_ok=True)
+    with Ledger(f"sqlite:///{work / 'ledger.sqlite'}", workdir=work) as ledger:
+        deliver(delivery, county=config.doj_county_name, ledger=ledger, run_id=spec.run_id, workdir=work,
+                layout=config.delivery.layout, check=capture)
     base = {"compute_at": COMPUTE_AT, "county": config.doj_county_name, "run_id": spec.run_id}
     frames = {
         "doj_input": {"rows": pl.scan_parquet(run_dir / "doj_rows.parquet"), "counts": read("doj_counts"),
@@ -58,11 +74,12 @@ def checkpoint_inputs(run_dir):
         "reconciled": {"reconciled": read("reconciled"), "court_counts": read("court_counts_deduped"),
                        "doj_counts": read("doj_counts")},
         "determinations": {"determinations": determinations, "counts": read("counts")},
-        "delivery": {"delivery": delivery, "determinations": determinations},
+        "delivery": {"delivery": delivery, "determinations": determinations, "ledger": staged["ledger"],
+                     "files": staged["files"]},
     }
     context = {name: dict(base) for name in frames}
     context["delivery"].update(case_number_pattern=config.case_number_pattern,
-                               expected_rows={"new": delivery.height})
+                               expected_rows={"new": delivery.height}, delivery_files=staged["delivery_files"])
     return frames, context
 
 

@@ -9,6 +9,8 @@
       4. stage every file, then the manifest, into a staging folder on the target's filesystem;
       5. record the delivery and its rows as pending (one transaction; the database's unique
          constraint refuses a count delivered twice);
+      5b. validation gate (`check`): the files as staged and the rows the ledger recorded are
+         compared (expectations/delivery.yaml); a failure rolls the pending delivery back;
       6. publish: rename the staged folder into the outbox (or upload + rename on SFTP);
       7. mark it published.
 
@@ -31,7 +33,7 @@ import polars as pl
 
 from pipelines import model
 from pipelines.delivery.faults import crash_point
-from pipelines.delivery.files import MANIFEST, DeliveryFile, fsync_dir, write_all, write_bytes
+from pipelines.delivery.files import MANIFEST, DeliveryFile, fsync_dir, read_back, write_all, write_bytes
 from pipelines.delivery.layouts import DeliveryLayout, load_layout
 from pipelines.delivery.publish import PublishedDelivery, Target, make_target, manifest_bytes, sha256_file
 from pipelines.delivery.rows import DeliveryBuild
@@ -40,6 +42,26 @@ from pipelines.ledger.store import DeliveryPlan, Ledger, RecoveredDelivery
 from pipelines.runs import county_slug
 
 MANIFEST_FORMAT = "autoclear-delivery/1"
+
+
+@dataclass
+class StagedDelivery:
+    """A delivery staged and recorded as pending, not yet published: what the validation gate checks."""
+
+    county: str
+    name: str
+    folder: Path
+    layout: DeliveryLayout
+    ledger: Ledger
+
+    def ledger_rows(self) -> pl.DataFrame:
+        """The rows the ledger recorded for this delivery, read back from its database."""
+        return self.ledger.delivery_rows(self.county, self.name,
+                                         columns=("delivery_id", "action", "count_id", "relief"))
+
+    def file_rows(self) -> pl.DataFrame:
+        """The data rows of the staged court file and clerk checklist, read back from disk."""
+        return read_back(self.folder, self.layout)
 
 
 @dataclass
@@ -219,7 +241,7 @@ def deliver(
     report_dir: str | os.PathLike | None = None,
     lock_timeout: float | None = None,
     withdraw_missing: bool = False,
-    check: Callable[[DeliveryPlan], None] | None = None,
+    check: Callable[[DeliveryPlan, StagedDelivery], None] | None = None,
 ) -> DeliveryResult:
     """Deliver `delivery` (an `assemble_delivery` result, or DELIVERY_ROW rows) to the county's court.
 
@@ -227,8 +249,9 @@ def deliver(
     plain rows, nothing is withdrawn (the non-actionable counts are unknown); pass the
     DeliveryBuild to withdraw counts whose determination is no longer actionable.
 
-    `check(plan)` runs after planning and before anything is staged (the validation gate): if it
-    raises, nothing is published or recorded as delivered.
+    `check(plan, staged)` is the validation gate: it runs once the files are staged and the ledger
+    holds the delivery as pending, so it can compare the files with what the ledger recorded; if it
+    raises, the staged files are removed, the pending delivery is rolled back, nothing is published.
     """
     build = delivery if isinstance(delivery, DeliveryBuild) else DeliveryBuild(
         rows=model.conform(delivery, model.DELIVERY_ROW, extra=False),
@@ -265,8 +288,6 @@ def deliver(
                                 determinations_recorded=recorded)
         if plan.is_empty:
             return result
-        if check is not None:
-            check(plan)
 
         sequence = ledger.next_sequence(county)
         name = delivery_name(county, sequence)
@@ -281,6 +302,14 @@ def deliver(
             target=target.description, layout=layout.name, manifest_sha256=manifest_sha,
         )
         crash_point("pending")
+        if check is not None:
+            try:
+                check(plan, StagedDelivery(county, name, staging, layout, ledger))
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    shutil.rmtree(staging, ignore_errors=True)
+                    ledger.roll_back(delivery_pk, note="rolled back: the validation gate blocked it")
+                raise
         try:
             published = target.publish(staging)
         except BaseException as exc:

@@ -424,3 +424,58 @@ def write_delivery_files(
     Returns the paths written. `kwargs`: county, delivery_name, document_date (see `write_all`).
     """
     return [f.path for f in write_all(rows, layout, Path(staging_dir), **kwargs)]
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading a delivery's files back (what the validation gate compares with the ledger)
+
+
+def read_back(directory: str | os.PathLike, layout: DeliveryLayout | str | None) -> pl.DataFrame:
+    """The data rows of a delivery's court file (in its layout) and clerk checklist, as they are on
+    disk: one row per data row, with ``file``, ``action`` and ``delivery_id`` (null where the file
+    does not carry them). Read from the bytes written, not from the frame they were written from,
+    so a writer that drops or repeats a row is seen."""
+    layout = load_layout(layout)
+    directory = Path(directory)
+    court = _read_court_file(directory / layout.file_name, layout)
+    field_of = {f.column: f for f in layout.fields if f.column}
+
+    def value(column: str) -> pl.Expr:
+        f = field_of.get(column)
+        if f is None:
+            return pl.lit(None, pl.String)
+        text = pl.col(f.name).cast(pl.String).str.strip_chars()
+        if f.codes:  # the code as written back to our value (codes may have been upper-cased)
+            text = text.str.to_uppercase().replace({code.upper(): v for v, code in f.codes.items()})
+        return text
+
+    court = court.with_columns(  # with_columns: a layout without action or id still has its rows
+        pl.lit(layout.file_name).alias("_file"),
+        value("action").str.to_lowercase().alias("_action"),
+        value("delivery_id").alias("_delivery_id"),
+    ).select(pl.col("_file").alias("file"), pl.col("_action").alias("action"), pl.col("_delivery_id").alias("delivery_id"))
+    clerk = pl.read_csv(directory / CLERK_CHECKLIST, infer_schema=False, columns=["DELIVERY_ID", "ACTION"]).select(
+        pl.lit(CLERK_CHECKLIST).alias("file"),
+        pl.col("ACTION").str.to_lowercase().alias("action"),
+        pl.col("DELIVERY_ID").alias("delivery_id"),
+    )
+    return pl.concat([court, clerk])
+
+
+def _read_court_file(path: Path, layout: DeliveryLayout) -> pl.DataFrame:
+    """The court file's records, every field as text, columns named as the layout's fields."""
+    names = [f.name for f in layout.fields]
+    if layout.kind == "excel":
+        return pl.read_excel(path, sheet_name=layout.sheet_name, infer_schema_length=0)
+    text = path.read_bytes().decode(layout.encoding)
+    if layout.kind == "delimited":
+        return pl.read_csv(
+            text.encode(), has_header=layout.header, new_columns=None if layout.header else names,
+            separator=layout.delimiter, infer_schema=False, quote_char=None if layout.quote_style == "never" else '"',
+        )
+    records = pl.Series("record", text.split(layout.line_terminator)[:-1] if text else [], pl.String)
+    parts, start = [], 0
+    for f in layout.fields:
+        parts.append(pl.col("record").str.slice(start, f.width).alias(f.name))
+        start += f.width or 0
+    return records.to_frame().select(parts)

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.delivery.deliver import DeliveryResult, deliver
+from pipelines.delivery.files import CLERK_CHECKLIST
 from pipelines.delivery.rows import NOT_ACTIONABLE, UNDELIVERABLE, DeliveryBuild, assemble_delivery
 from pipelines.errors import AutoclearError, ConfigError
 from pipelines.runs import RunFolder
@@ -94,22 +95,28 @@ def validation_check(run_dir: Path, *, county: str, run_id: str, compute_at: str
                      case_number_pattern: str | None, determinations: pl.DataFrame | None):
     """The delivery checkpoint (expectations/delivery.yaml) as a `deliver(check=...)` gate.
 
+    It runs once the files are staged and the ledger holds the delivery as pending: the files'
+    rows, read back from disk, and the ledger's rows, read back from its database, are compared by
+    action and by delivery id, and with the determinations.
+
     New rows and corrections are validated against this run's determinations. Withdrawals are
     copies of rows validated when first delivered, now withdrawn because the determination
-    changed, so they cannot agree with the new determination and are left out of this check (the
-    ledger's constraints guard them).
+    changed, so they cannot agree with the new determination and are left out of the row checks
+    (they are counted in the files and the ledger; the ledger's constraints guard them).
     """
     from pipelines import model  # noqa: PLC0415
 
-    def check(plan) -> None:  # noqa: ANN001
+    def check(plan, staged) -> None:  # noqa: ANN001
         from pipelines.validation import gate, run_checkpoint  # noqa: PLC0415 (GX is heavy)
 
         rows = pl.concat([plan.new, plan.correction]).select(list(model.DELIVERY_ROW))
         context = {"compute_at": compute_at, "county": county, "run_id": run_id,
-                   "expected_rows": {"new": plan.new.height, "correction": plan.correction.height}}
+                   "expected_rows": {"new": plan.new.height, "correction": plan.correction.height,
+                                     "withdrawal": plan.withdrawal.height}}
         if case_number_pattern:
             context["case_number_pattern"] = case_number_pattern
-        frames = {"delivery": rows}
+        context["delivery_files"] = [staged.layout.file_name, CLERK_CHECKLIST]
+        frames = {"delivery": rows, "ledger": staged.ledger_rows(), "files": staged.file_rows()}
         if determinations is not None:
             frames["determinations"] = determinations
         gate(run_checkpoint("delivery", frames, context=context, out_dir=run_dir / "validation"))

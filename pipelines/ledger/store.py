@@ -19,7 +19,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -584,10 +584,14 @@ class Ledger:
             return list(s.scalars(select(Delivery).where(Delivery.county == county, Delivery.status == "pending")
                                   .order_by(Delivery.sequence)))
 
-    def delivery_rows(self, county: str, name: str | None = None) -> pl.DataFrame:
-        """Delivered rows (every revision) of a county, or of one delivery by name."""
+    def delivery_rows(self, county: str, name: str | None = None, *,
+                      columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """Delivered rows (every revision) of a county, or of one delivery by name; `columns`: only
+        these row columns (besides delivery and status)."""
         schema = {**{c: model.DELIVERY_ROW[c] for c in _ROW_COLUMNS}, "action": pl.String,
                   "revision": pl.Int32, "delivery": pl.String, "status": pl.String}
+        if columns is not None:
+            schema = {c: t for c, t in schema.items() if c in columns or c in ("delivery", "status")}
         query = (
             select(*[getattr(DeliveryRowRecord, c) for c in list(schema)[:-2]], Delivery.name, Delivery.status)
             .join(Delivery, Delivery.id == DeliveryRowRecord.delivery_pk)

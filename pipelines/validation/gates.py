@@ -228,8 +228,10 @@ def run_checkpoint(
 
     data_docs, pages = None, {}
     if ctx.build_docs:
+        docs_cpu = time.thread_time()  # Data Docs render in this thread only
         data_docs, pages = gx_run.build_docs(identifiers)
         timings["docs"] = time.perf_counter() - validated
+        timings["docs_cpu"] = time.thread_time() - docs_cpu
 
     success = not any(o.blocking for o in outcomes)
     result = CheckpointResult(

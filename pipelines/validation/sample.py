@@ -13,7 +13,9 @@ Shape, for ``n`` DOJ counts (two per person, both in one court case):
 - reconciled: ``n / 2`` matched + ``n / 2`` court-only + ``n / 2`` DOJ-only rows;
 - determinations: one per DOJ count and per court-only count (``1.5 n``): dismissal, reduction,
   not eligible in turn;
-- delivery: one row per actionable determination (``n`` rows), all actions "new".
+- delivery: one row per actionable determination (``n`` rows), all actions "new"; the ledger's
+  rows for the delivery and the files' rows read back (a court file without ids, the clerk
+  checklist) agree with them.
 """
 
 from __future__ import annotations
@@ -262,6 +264,15 @@ def clean_county(n: int = 200, *, county: str = COUNTY, compute_at: dt.date = CO
         pl.lit(RUN_ID).alias("run_id"),
     ), model.DELIVERY_ROW, extra=False)
 
+    # What the deliver stage reads back after staging: the ledger's rows for the delivery and the
+    # data rows of the court file (no action or id in this layout) and of the clerk checklist.
+    ledger = delivery.select("delivery_id", "action", "count_id", "relief")
+    files = pl.concat([
+        delivery.with_columns(pl.lit("court_upload.txt").alias("file"), pl.lit(None, pl.String).alias("action"),
+                              pl.lit(None, pl.String).alias("delivery_id")).select("file", "action", "delivery_id"),
+        delivery.select(pl.lit("clerk_checklist.csv").alias("file"), "action", "delivery_id"),
+    ])
+
     base_ctx = {"compute_at": compute_at, "county": county, "run_id": RUN_ID}
     frames = {
         "doj_input": {"rows": doj_rows, "counts": doj_counts, "persons": doj_persons, "stats": doj_stats,
@@ -270,8 +281,9 @@ def clean_county(n: int = 200, *, county: str = COUNTY, compute_at: dt.date = CO
                         "stats": court_stats, "quarantine": model.empty(model.QUARANTINE)},
         "reconciled": {"reconciled": reconciled, "court_counts": court_counts, "doj_counts": doj_counts},
         "determinations": {"determinations": determinations, "counts": decided},
-        "delivery": {"delivery": delivery, "determinations": determinations},
+        "delivery": {"delivery": delivery, "determinations": determinations, "ledger": ledger, "files": files},
     }
     context = {name: dict(base_ctx) for name in frames}
-    context["delivery"].update(case_number_pattern=CASE_NUMBER_PATTERN, expected_rows={"new": delivery.height})
+    context["delivery"].update(case_number_pattern=CASE_NUMBER_PATTERN, expected_rows={"new": delivery.height},
+                               delivery_files=["court_upload.txt", "clerk_checklist.csv"])
     return SampleCounty(frames=frames, context=context)
