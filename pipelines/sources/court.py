@@ -379,9 +379,15 @@ def _decoded_source(path: Path, layout: Layout) -> tuple[Path | io.BytesIO, str,
     return io.BytesIO(text.encode("utf-8")), layout.encoding, lossy
 
 
-def _read_lines(source: Path | io.BytesIO) -> tuple[pl.DataFrame, bool]:
-    """Physical lines as one String column ``raw`` (``\\r`` stripped); (frame, lossy utf-8)."""
-    data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+def _source_bytes(source: Path | io.BytesIO) -> bytes:
+    return source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+
+
+def _read_lines(source: Path | io.BytesIO, data: bytes | None = None) -> tuple[pl.DataFrame, bool]:
+    """Physical lines as one String column ``raw`` (``\\r`` stripped); (frame, lossy utf-8).
+    ``data``: the source's bytes, when the caller has read them already."""
+    if data is None:
+        data = _source_bytes(source)
     if not data:
         return pl.DataFrame(schema={"raw": pl.String}), False
     sep = next((s for s in _LINE_SEPARATORS if s.encode() not in data), None)
@@ -405,7 +411,12 @@ def _read_lines(source: Path | io.BytesIO) -> tuple[pl.DataFrame, bool]:
         if "utf" not in str(exc).lower():
             raise
         frame, lossy = read("utf8-lossy"), True
-    return frame.with_columns(pl.col("raw").fill_null("").str.strip_suffix("\r")), lossy
+    raw = pl.col("raw")
+    if frame["raw"].null_count():
+        raw = raw.fill_null("")
+    # Most files have no carriage return at all: then the lines are kept as read (no copy).
+    return (frame.with_columns(raw.str.strip_suffix("\r")) if b"\r" in data
+            else frame.with_columns(raw) if frame["raw"].null_count() else frame), lossy
 
 
 def _numbered(lines: pl.DataFrame) -> pl.DataFrame:
@@ -540,8 +551,9 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     name = path.name
     _check_head(path, layout)
     source, _, lossy_decode = _decoded_source(path, layout)
-    lines, lossy = _read_lines(source)
-    lossy = lossy or lossy_decode
+    data = _source_bytes(source)
+    lines, lossy_utf8 = _read_lines(source, data)
+    lossy = lossy_utf8 or lossy_decode
     lines = _numbered(lines)
     header_lines = layout.skip_rows + (1 if layout.header else 0)
     header_names: list[str] | None = None
@@ -577,14 +589,22 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     # Control characters anywhere in the file? (one pass over the bytes; most files have none)
     # The good-line pattern excludes control characters; replaced undecodable bytes are checked
     # only when the decoding was lossy.
-    flags = lines.select(
-        (raw.str.strip_chars() == "").alias("blank"),
+    good_mask = lines.select(
         (raw.str.contains(f"^{field}(?:{d}{field}){count_re}$")
          & (~raw.str.contains(_CONTROL) if lossy else pl.lit(True))).alias("good"),
-    )
-    blank_lines = int(flags["blank"].sum())
-    good_mask = flags["good"]
-    bad = lines.filter(~good_mask & ~flags["blank"])
+    ).to_series()
+    # Blank lines: a good line holds a delimiter, so it is blank only when the delimiter is
+    # whitespace or no delimiter is required; otherwise only the other lines are looked at.
+    blank_expr = (raw.str.strip_chars() == "").alias("blank")
+    if layout.delimiter.isspace() or (expected if expected is not None else minimum) <= 1:
+        blank = lines.select(blank_expr).to_series()
+    else:
+        other = (~good_mask).arg_true()
+        blank = pl.repeat(False, lines.height, eager=True).alias("blank")
+        if other.len():
+            blank = blank.scatter(other, lines.select(pl.col("raw").gather(other)).select(blank_expr).to_series())
+    blank_lines = int(blank.sum())
+    bad = lines.filter(~good_mask & ~blank)
     good_lines = lines.filter(good_mask)["source_line"]
     n_good = good_lines.len()
 
@@ -625,15 +645,16 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
         parsed = pl.DataFrame(schema={f"f{i}": pl.String for i in positions})
     elif n_good == lines.height:
         # Every data line is good: parse the source itself (fast path).
+        # The bytes are valid UTF-8 unless the line read said otherwise (then decoded lossily).
         del lines
-        src = source if isinstance(source, Path) else io.BytesIO(source.getvalue())
-        parsed = pl.read_csv(src, skip_lines=header_lines, encoding="utf8-lossy", **parse_opts)
+        parsed = pl.read_csv(data, skip_lines=header_lines, encoding="utf8-lossy" if lossy_utf8 else "utf8",
+                             **parse_opts)
     else:
         buffer = io.BytesIO()
         lines.filter(good_mask).select("raw").write_csv(
             buffer, include_header=False, quote_style="never", separator="\x1f"
         )
-        del lines
+        del lines, data
         buffer.seek(0)
         parsed = pl.read_csv(buffer, encoding="utf8", **parse_opts)
     if parsed.height != n_good:
@@ -1294,20 +1315,15 @@ def _has_digit(c: str) -> pl.Expr:
 
 
 def _conflict_lists(persons: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
-    """``conflicting_fields`` from the ``_x_<field>`` flags; lists are built only for the persons
-    that have a conflict (building millions of empty lists row by row costs), and only the small
-    two-column frame is put back in order, never the wide one."""
-    flags = [pl.col(f"_x_{f}").fill_null(False) for f in fields]
-    small = persons.select(*flags).with_row_index("_i")
-    mask = small.select(pl.any_horizontal(flags)).to_series()
-    hit = small.filter(mask).select(
-        "_i",
-        pl.concat_list([pl.when(flag).then(pl.lit(f)) for f, flag in zip(fields, flags, strict=True)])
-        .list.drop_nulls().alias("conflicting_fields"),
-    )
-    miss = small.filter(~mask).select("_i", pl.lit([], dtype=pl.List(pl.String)).alias("conflicting_fields"))
-    lists = pl.concat([hit, miss], how="vertical").sort("_i")["conflicting_fields"]
-    return persons.drop([f"_x_{f}" for f in fields]).with_columns(lists.rechunk())
+    """``conflicting_fields`` from the ``_x_<field>`` flags: the flags as the bits of a small
+    integer, which picks its list from a table of every combination (building millions of lists
+    row by row costs)."""
+    code = pl.sum_horizontal([pl.col(f"_x_{f}").fill_null(False).cast(pl.UInt32) * (1 << i)
+                              for i, f in enumerate(fields)])
+    combos = pl.Series("conflicting_fields", [[f for i, f in enumerate(fields) if n >> i & 1]
+                                              for n in range(1 << len(fields))], dtype=pl.List(pl.String))
+    lists = combos.gather(persons.select(code).to_series())
+    return persons.drop([f"_x_{f}" for f in fields]).with_columns(lists)
 
 
 def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFrame:
@@ -1429,16 +1445,16 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
     df = _prepare_rows(rows, county)
     df = _by_distinct(df, ["count_number"], pl.col("count_number").str.strip_chars().str.extract(r"^(\d{1,6})$", 1)
                       .cast(pl.Int64, strict=False).alias("_explicit"))
-    numbered = df.filter(pl.col("_explicit").is_null())
-    if numbered.height:
-        numbered = _ordinal(numbered.select("_pos", "source_file", "case_id"), ["source_file", "case_id"], "_pos", "_ordinal")
+    if df["_explicit"].null_count():
+        numbered = df.select("_pos", "source_file", "case_id").filter(df["_explicit"].is_null())
+        numbered = _ordinal(numbered, ["source_file", "case_id"], "_pos", "_ordinal")
         df = df.join(numbered.select("_pos", "_ordinal"), on="_pos", how="left", maintain_order="left")
-    else:
-        df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias("_ordinal"))
-    # Charges without a count number are numbered after the case's highest explicit one, so the
-    # two kinds never collide on one count id.
-    highest = pl.col("_explicit").max().over("source_file", "case_id").fill_null(0)
-    df = df.with_columns(pl.coalesce("_explicit", pl.col("_ordinal") + highest).cast(pl.Int32).alias("_count"))
+        # Charges without a count number are numbered after the case's highest explicit one, so
+        # the two kinds never collide on one count id.
+        highest = pl.col("_explicit").max().over("source_file", "case_id").fill_null(0)
+        df = df.with_columns(pl.coalesce("_explicit", pl.col("_ordinal") + highest).cast(pl.Int32).alias("_count"))
+    else:  # every charge has its number (the usual case): no window over the cases
+        df = df.with_columns(pl.col("_explicit").cast(pl.Int32).alias("_count"))
     df = df.with_columns(pl.format("{}:{}", "case_id", "_count").alias("count_id"))
     if df["source_file"].n_unique() > 1:
         # Later files supersede earlier ones for the same count.
@@ -1498,7 +1514,10 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
         convicted.alias("_convicted"),
     )
     sentence_end = _sentence_end(df)
-    level = levels.normalize_level(pl.col("charge_level"))
+    # Levels as written repeat a lot: normalized once per distinct value.
+    df = _by_distinct(df, ["charge_level"], levels.normalize_level(pl.col("charge_level")).alias("_level"),
+                      levels.is_wobbler(pl.col("charge_level")).alias("_wobbler"))
+    level = pl.col("_level")
     out = df.select(
         "count_id",
         "person_id",
@@ -1529,7 +1548,7 @@ def court_counts(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataFr
         "charge_description",
         pl.col("_defendant_suffix").alias("defendant_suffix"),
         pl.col("_case_base").alias("case_number_base"),
-        levels.is_wobbler(pl.col("charge_level")).alias("is_wobbler"),
+        pl.col("_wobbler").alias("is_wobbler"),
         "charge_level",
         pl.col("_offense_date").alias("offense_date"),
         pl.col("_filed_date").alias("filed_date"),
