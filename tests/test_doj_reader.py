@@ -532,7 +532,13 @@ _TRICKY = {
     "no marker": [_LINE, _LINE[:-1]],
     "NUL": [_LINE, _LINE.replace("DOE", "D\x00E")],
     "CRLF": [_LINE + "\r", _LINE + "\r"],
+    "quoted comma in an unread column": [_LINE, doj_line(**person(REQ_NAME="ROE,RICHARD"))],
+    "quoted comma in a later comment": [_LINE, doj_line(**person(COMMENT_TEXT="A, B"))],
+    "96 fields, the last quoted with a comma": [_LINE, _LINE + ',"y,z"'],
+    "no quotes": [doj_line(**person(name="DOE JOHN"))] * 2,
+    "no quotes, 96 fields": [doj_line(**person(name="DOE JOHN")), doj_line(**person(name="DOE JOHN")) + ",y"],
 }
+_COLUMN_CHOICES = {"all": None, "canonical": CANONICAL_INPUT_COLUMNS, "subject": ("SUBJECT_ID",)}
 
 
 def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch, **kw):
@@ -547,9 +553,11 @@ def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch, **kw):
 
 @pytest.mark.parametrize("case", sorted(_TRICKY))
 @pytest.mark.parametrize("header", [True, False])
-def test_fast_path_agrees_with_the_line_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, header: bool) -> None:
+@pytest.mark.parametrize("columns", sorted(_COLUMN_CHOICES))
+def test_fast_path_agrees_with_the_line_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, header: bool,
+                                              columns: str) -> None:
     path = write(tmp_path, "tricky.dat", _TRICKY[case], header=header)
-    fast, checked = _both_ways(path, monkeypatch, raw_lines=True)
+    fast, checked = _both_ways(path, monkeypatch, raw_lines=True, columns=_COLUMN_CHOICES[columns])
     assert fast.rows.equals(checked.rows)
     assert fast.quarantine.equals(checked.quarantine)
     assert fast.stats.equals(checked.stats)
@@ -557,9 +565,23 @@ def test_fast_path_agrees_with_the_line_check(tmp_path: Path, monkeypatch: pytes
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.one_of(st.sampled_from(sorted({line for ls in _TRICKY.values() for line in ls})),
-                                st.text(alphabet=',"x#\r', max_size=120)), min_size=1, max_size=8))
-def test_fast_path_agrees_on_random_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
+                                st.text(alphabet=',"x#\r', max_size=120)), min_size=1, max_size=8),
+       columns=st.sampled_from(sorted(_COLUMN_CHOICES)))
+def test_fast_path_agrees_on_random_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str],
+                                          columns: str) -> None:
     path = write(tmp_path, "random.dat", lines)
-    fast, checked = _both_ways(path, monkeypatch)
+    fast, checked = _both_ways(path, monkeypatch, columns=_COLUMN_CHOICES[columns])
     assert fast.rows.equals(checked.rows)
     assert fast.quarantine.equals(checked.quarantine)
+
+
+@pytest.mark.parametrize("case", ["good", "quoted comma in an unread column", "quoted comma in a later comment",
+                                  "escaped quotes", "CRLF", "no quotes"])
+@pytest.mark.parametrize("columns", sorted(_COLUMN_CHOICES))
+def test_well_formed_blocks_take_the_fast_path(tmp_path: Path, case: str, columns: str) -> None:
+    import pipelines.sources.doj as doj
+
+    data = write(tmp_path, "good.dat", _TRICKY[case]).read_bytes()
+    keep = list(_COLUMN_CHOICES[columns] or model.DOJ_COLUMNS)
+    block = doj._read_block_quickly(data, True, name="good.dat", keep=keep, raw_lines=False)
+    assert block is not None and block.rows.height == len(_TRICKY[case])

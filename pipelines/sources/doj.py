@@ -42,6 +42,7 @@ sorted first, with the same result).
 
 from __future__ import annotations
 
+import csv
 import io
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -322,52 +323,109 @@ class _Block:
     lossy: bool
 
 
-def _fields_outside_quotes(data: bytes, start: int) -> int | None:
-    """Field separators (commas outside quoted fields) in data[start:]; None unless every quote
-    opens or closes a field (at a field edge, or doubled inside a quoted field)."""
-    arr = np.frombuffer(data, dtype=np.uint8, offset=start)
-    quotes = np.flatnonzero(arr == ord('"'))
-    commas = int(np.count_nonzero(arr == ord(",")))
-    if len(quotes) == 0:
-        return commas
+_SCAN_CHUNK = 1 << 18  # bytes compared at a time (stays in cache)
+_QUOTE, _COMMA, _LF, _CR = 0x22, 0x2C, 0x0A, 0x0D
+
+
+def _scan(arr: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(positions of the quotes, number of commas, number of line feeds) in `arr`, in one pass
+    over cache-sized chunks (numpy releases the GIL; no block-sized temporaries)."""
+    mask = np.empty(min(_SCAN_CHUNK, len(arr)), dtype=bool)
+    quotes, commas, line_feeds = [], 0, 0
+    for at in range(0, len(arr), _SCAN_CHUNK):
+        part = arr[at:at + _SCAN_CHUNK]
+        m = mask[:len(part)]
+        np.equal(part, _QUOTE, out=m)
+        found = np.flatnonzero(m)
+        if len(found):
+            quotes.append(found + at)
+        np.equal(part, _COMMA, out=m)
+        commas += int(np.count_nonzero(m))
+        np.equal(part, _LF, out=m)
+        line_feeds += int(np.count_nonzero(m))
+    return (np.concatenate(quotes) if quotes else np.empty(0, dtype=np.intp)), commas, line_feeds
+
+
+def _quotes_at_field_edges(arr: np.ndarray, quotes: np.ndarray) -> bool:
+    """Whether every quote of `arr` (which starts at a line start) opens or closes a field: taken
+    in order, each opening quote follows a comma or a line start and each closing one is followed
+    by a comma or a line end (LF, CR LF), or the two are a doubled quote inside a quoted field."""
     if len(quotes) % 2:
-        return None
+        return False
+    if len(quotes) == 0:
+        return True
+    n = len(arr)
     opens, closes = quotes[0::2], quotes[1::2]
-    before = arr[opens - 1] if opens[0] > 0 else np.concatenate(([ord("\n")], arr[opens[1:] - 1]))
-    after_at = np.minimum(closes + 1, len(arr) - 1)
-    after = np.where(closes + 1 < len(arr), arr[after_at], ord("\n"))
+    before = np.where(opens > 0, arr[np.maximum(opens - 1, 0)], _LF)
+    after = np.where(closes + 1 < n, arr[np.minimum(closes + 1, n - 1)], _LF)
+    after_cr = np.where(closes + 2 < n, arr[np.minimum(closes + 2, n - 1)], _LF)
     escaped_open = np.concatenate(([False], opens[1:] == closes[:-1] + 1))
     escaped_close = np.concatenate((closes[:-1] + 1 == opens[1:], [False]))
-    ok_open = np.isin(before, (ord(","), ord("\n"))) | escaped_open
-    ok_close = np.isin(after, (ord(","), ord("\n"), ord("\r"))) | escaped_close
-    if not (ok_open.all() and ok_close.all()):
-        return None
+    ok_open = (before == _COMMA) | (before == _LF) | escaped_open
+    ok_close = (after == _COMMA) | (after == _LF) | ((after == _CR) & (after_cr == _LF)) | escaped_close
+    return bool(ok_open.all() and ok_close.all())
+
+
+def _commas_in_quotes(arr: np.ndarray, quotes: np.ndarray) -> int:
+    """Commas inside quoted fields (quotes as checked by _quotes_at_field_edges). Costs a gather
+    of every quoted byte: only used when the cheap count (commas in the parsed values) cannot
+    decide."""
+    opens, closes = quotes[0::2], quotes[1::2]
     spans = closes - opens
     inside = np.repeat(opens, spans) + (np.arange(int(spans.sum())) - np.repeat(np.cumsum(spans) - spans, spans))
-    return commas - int(np.count_nonzero(arr[inside] == ord(",")))
+    return int(np.count_nonzero(arr[inside] == _COMMA))
 
 
-def _read_block_quickly(data: bytes, first_line: int, *, name: str, keep: list[str], raw_lines: bool) -> _Block | None:
+def _comma_columns(data: bytes, start: int, columns: list[str]) -> list[str]:
+    """Of `columns`, those whose field has a comma in the line at data[start:] (a guess at the
+    columns holding the block's quoted commas: DOJ quotes the same fields on every line)."""
+    end = data.find(b"\n", start)
+    line = data[start:end if end >= 0 else len(data)].decode("utf-8", "replace")
+    try:
+        fields = next(csv.reader([line]), [])
+    except csv.Error:  # e.g. a field over the csv module's size limit: no guess
+        return []
+    return [c for c, v in zip(model.DOJ_COLUMNS, fields, strict=False) if "," in v and c in columns]
+
+
+def _commas_in_values(rows: pl.DataFrame, columns: list[str]) -> int:
+    if not columns:
+        return 0
+    return int(rows.select(pl.sum_horizontal(pl.col(columns).str.count_matches(",", literal=True).cast(pl.Int64).sum())).item())
+
+
+def _read_block_quickly(data: bytes, first: bool, *, name: str, keep: list[str], raw_lines: bool) -> _Block | None:
     """The block parsed directly, without checking each line, when that is provably safe; else None.
 
-    Safe when: no NUL byte; every quote sits at a field edge; the block is valid UTF-8 and Polars
-    parses it with the 95-column schema without error, one row per line (no quoted field runs
-    over a line end); every row's last field, END_OF_REC, is non-empty - a line with fewer than
-    95 fields cannot have that, Polars pads missing fields with "" - so every line has at least
-    95 fields; and the block holds exactly 94 separators per line, so none has more. DOJ writes
-    an end-of-record marker, so this is the common case; on any doubt the lines are checked.
+    Safe when: no NUL byte; every quote sits at a field edge (so the quoted fields are the ones
+    Polars reads as quoted); the block is valid UTF-8 and Polars parses it with the 95-column
+    schema without error, one row per line (no quoted field runs over a line end); every row's
+    last field, END_OF_REC, is non-empty - a line with fewer than 95 fields cannot have that,
+    Polars pads missing fields with "" - so every line has at least 94 separators; and the block
+    holds exactly 94 separators per line, so none has more. Separators are the block's commas
+    minus those inside quoted fields, and a quoted field's commas are in its parsed value: so
+    when (commas in the block) - (commas in some of the parsed values) == 94 x lines, no line has
+    more than 94 separators (those values are a subset of the fields: the difference is at least
+    the number of separators, itself at least 94 x lines). The values counted are those of the
+    columns with a comma on the block's first line (cheap, and right for DOJ files, which quote
+    the same fields on every line); when that does not add up, the commas inside quotes are
+    counted from the bytes instead. DOJ writes an end-of-record marker, so this is the common
+    case; on any doubt the lines are checked.
     """
     if b"\0" in data:
         return None
-    n_lines = data.count(b"\n") + (not data.endswith(b"\n"))
-    has_header = first_line == 1 and data.startswith(b"RECORD_ID")
+    has_header = first and data.startswith(b"RECORD_ID")
     body = 0
     if has_header:
         header_end = data.find(b"\n")
         body = len(data) if header_end < 0 else header_end + 1
         _check_header(data[:body].decode("utf-8", "replace").rstrip("\r\n"), name)
-    n_rows = n_lines - has_header
-    if n_rows == 0 or _fields_outside_quotes(data, body) != (model.DOJ_FIELD_COUNT - 1) * n_rows:
+    if body == len(data):
+        return None
+    arr = np.frombuffer(data, dtype=np.uint8, offset=body)
+    quotes, commas, line_feeds = _scan(arr)
+    n_rows = line_feeds + (not data.endswith(b"\n"))
+    if not _quotes_at_field_edges(arr, quotes):
         return None
     wanted = keep if "END_OF_REC" in keep else [*keep, "END_OF_REC"]
     try:
@@ -376,29 +434,47 @@ def _read_block_quickly(data: bytes, first_line: int, *, name: str, keep: list[s
         return None
     if rows.height != n_rows or (rows["END_OF_REC"] == "").any():
         return None
+    separators = (model.DOJ_FIELD_COUNT - 1) * n_rows
+    if commas != separators and not (
+        len(quotes)
+        and (commas - _commas_in_values(rows, _comma_columns(data, body, rows.columns)) == separators
+             or commas - _commas_in_quotes(arr, quotes) == separators)
+    ):
+        return None
+    n_lines = n_rows + has_header
     rows = rows.select(keep).with_columns(
-        pl.int_range(first_line + has_header, first_line + n_lines, dtype=pl.Int64).alias("source_line")
+        pl.int_range(1 + has_header, 1 + n_lines, dtype=pl.Int64).alias("source_line")
     )
     if raw_lines:
         lines, _ = _lines(data)
         rows = rows.with_columns(lines["line"].slice(int(has_header)).alias(RAW_LINE))
-    return _Block(rows=rows, quarantine=model.empty(model.QUARANTINE), lines=n_lines, blank=0,
+    return _Block(rows=rows.rechunk(), quarantine=model.empty(model.QUARANTINE), lines=n_lines, blank=0,
                   has_header=has_header, lossy=False)
 
 
-def _read_block(data: bytes, first_line: int, *, name: str, mode: str, keep: list[str],
+class _BadLine(Exception):
+    """Strict mode: the first unreadable line of a block (line numbered within the block)."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+def _read_block(data: bytes, first: bool, *, name: str, mode: str, keep: list[str],
                 raw_lines: bool = False) -> _Block:
-    """Check and parse one block of whole lines; its first line is line `first_line` of the file."""
-    if first_line == 1 and data.startswith(_BOM):
+    """Check and parse one block of whole lines. Lines are numbered from 1 within the block
+    (``source_line``; the caller adds the lines of the blocks before); `first`: the file's first
+    block (may start with a BOM and a header)."""
+    if first and data.startswith(_BOM):
         data = data[len(_BOM):]
-    quick = _read_block_quickly(data, first_line, name=name, keep=keep, raw_lines=raw_lines)
+    quick = _read_block_quickly(data, first, name=name, keep=keep, raw_lines=raw_lines)
     if quick is not None:
         return quick
     lines, lossy = _lines(data)
     n_lines = lines.height
-    lines = lines.with_row_index("source_line", offset=first_line).with_columns(pl.col("source_line").cast(pl.Int64))
+    lines = lines.with_row_index("source_line", offset=1).with_columns(pl.col("source_line").cast(pl.Int64))
 
-    has_header = first_line == 1 and n_lines > 0 and (lines["line"][0] or "").startswith("RECORD_ID")
+    has_header = first and n_lines > 0 and (lines["line"][0] or "").startswith("RECORD_ID")
     if has_header:
         _check_header(lines["line"][0], name)
         lines = lines.slice(1)
@@ -418,8 +494,7 @@ def _read_block(data: bytes, first_line: int, *, name: str, mode: str, keep: lis
         )
         if mode == "strict":
             first_bad = bad.row(0, named=True)
-            raise InputError(f"{first_bad['detail']} ({first_bad['reason']})",
-                             file=name, line=first_bad["source_line"], kind="PARSING")
+            raise _BadLine(f"{first_bad['detail']} ({first_bad['reason']})", first_bad["source_line"])
     quarantine = model.conform(bad, model.QUARANTINE, extra=False)
 
     if n_good == 0:
@@ -438,12 +513,13 @@ def _read_block(data: bytes, first_line: int, *, name: str, mode: str, keep: lis
             del good
             rows = _parse(buffer.getvalue(), skip_lines=0, keep=keep, lossy=False)
         if rows.height != n_good:
-            raise ConservationError(f"{name}: {n_good} good lines from line {first_line} but {rows.height} rows parsed")
+            raise ConservationError(f"{name}: {n_good} good lines in a block but {rows.height} rows parsed")
         rows = rows.with_columns(source_line.alias("source_line"))
         if raw_lines:
             rows = rows.with_columns(raw.alias(RAW_LINE))
         del raw
-    return _Block(rows=rows, quarantine=quarantine, lines=n_lines, blank=n_blank, has_header=has_header, lossy=lossy)
+    return _Block(rows=rows.rechunk(), quarantine=quarantine, lines=n_lines, blank=n_blank, has_header=has_header,
+                  lossy=lossy)
 
 
 def _read_file(path: Path, mode: str, keep: list[str], raw_lines: bool = False
@@ -452,12 +528,19 @@ def _read_file(path: Path, mode: str, keep: list[str], raw_lines: bool = False
     if not path.is_file():
         raise InputError("no such file", file=name, kind="OTHER")
     blocks: list[_Block] = []
+    offsets: list[int] = []  # lines of the file before each block
     garbage_bytes = 0  # bytes read while no block has yielded a row but some had unreadable lines
 
     def take(done: tuple) -> None:
         nonlocal garbage_bytes
-        block, size = done[0].result(), done[1]
+        offset = offsets[len(blocks)]
+        try:
+            block = done[0].result()
+        except _BadLine as e:
+            raise InputError(e.message, file=name, line=offset + e.line, kind="PARSING") from None
+        size = done[1]
         blocks.append(block)
+        offsets.append(offset + block.lines)
         if garbage_bytes >= 0:
             garbage_bytes = -1 if block.rows.height else garbage_bytes + size * (block.quarantine.height > 0)
         if garbage_bytes >= _GARBAGE_BYTES:
@@ -467,14 +550,15 @@ def _read_file(path: Path, mode: str, keep: list[str], raw_lines: bool = False
                 "not a DOJ research file; reading stopped", file=name, line=1, kind="PARSING",
             )
 
+    offsets.append(0)
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending: deque = deque()
-            next_line = 1
+            first = True
             for data in _blocks(path):
-                pending.append((pool.submit(_read_block, data, next_line, name=name, mode=mode, keep=keep,
+                pending.append((pool.submit(_read_block, data, first, name=name, mode=mode, keep=keep,
                                             raw_lines=raw_lines), len(data)))
-                next_line += data.count(b"\n") + (not data.endswith(b"\n"))
+                first = False
                 del data
                 if len(pending) >= 2:
                     take(pending.popleft())
@@ -483,17 +567,21 @@ def _read_file(path: Path, mode: str, keep: list[str], raw_lines: bool = False
     except OSError as e:
         raise InputError(f"cannot read the file ({e.strerror or e})", file=name, kind="OTHER") from e
 
+    def numbered(frame: pl.DataFrame, offset: int) -> pl.DataFrame:  # block line numbers -> file line numbers
+        return frame.with_columns(pl.col("source_line") + offset) if offset and frame.height else frame
+
     has_header = bool(blocks) and blocks[0].has_header
     rows_read = sum(b.lines - b.blank for b in blocks) - has_header
     accepted = sum(b.rows.height for b in blocks)
-    quarantine = pl.concat([b.quarantine for b in blocks]) if blocks else model.empty(model.QUARANTINE)
+    quarantine = (pl.concat([numbered(b.quarantine, off) for b, off in zip(blocks, offsets, strict=False)])
+                  if blocks else model.empty(model.QUARANTINE))
     stat = {"source_file": name, "rows_read": rows_read, "rows_accepted": accepted,
             "rows_quarantined": quarantine.height, "has_header": has_header,
             "encoding": LATIN1_LOSSY if any(b.lossy for b in blocks) else UTF8,
             "blank_lines": sum(b.blank for b in blocks)}
     if rows_read != accepted + quarantine.height:
         raise ConservationError(f"{name}: {rows_read} rows read != {accepted} accepted + {quarantine.height} quarantined")
-    frames = [b.rows for b in blocks if b.rows.height]
+    frames = [numbered(b.rows, off) for b, off in zip(blocks, offsets, strict=False) if b.rows.height]
     rows = pl.concat(frames, rechunk=False) if frames else _empty_rows(keep, raw_lines)
     rows = rows.select(
         *keep, pl.lit(SOURCE).alias("source"), pl.lit(name).alias("source_file"),
