@@ -200,7 +200,9 @@ def reconcile_stage(run_dir: Path, spec: RunSpec) -> dict:
 
 @stage("eligibility")
 def eligibility_stage(run_dir: Path, spec: RunSpec) -> dict:
-    from pipelines.eligibility import determine, load_policy
+    from pipelines.eligibility import load_policy
+    from pipelines.eligibility.engine import apply_policy
+    from pipelines.eligibility.facts import ENGINE, conviction_facts_lazy
     from pipelines.reconcile import caution_court_only
 
     folder = _folder(run_dir)
@@ -208,9 +210,12 @@ def eligibility_stage(run_dir: Path, spec: RunSpec) -> dict:
     policy = load_policy(spec.policy or config.policy,
                          parameters=config.policy_parameters if not spec.policy else None)
     history, people = folder.read("counts"), folder.read("persons")
-    determinations = determine(history, people, policy=policy, county=config.doj_county_name,
-                               compute_at=spec.compute_at_date)
+    # The facts are kept: the report stage's figures and what-if read them instead of recomputing.
+    facts = conviction_facts_lazy(history, people, county=config.doj_county_name,
+                                  compute_at=spec.compute_at_date).collect(engine=ENGINE)
+    determinations = apply_policy(facts, policy, compute_at=spec.compute_at_date).collect(engine=ENGINE)
     determinations = caution_court_only(determinations, history)
+    folder.write("facts", facts)
     folder.write("determinations", determinations)
     court_only = determinations.filter(pl.col("is_court_only").fill_null(False))
     eligible = pl.col("determination").is_in(["Eligible for Dismissal", "Eligible for Reduction"])

@@ -37,14 +37,25 @@ COMPARED: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _decide(facts: pl.DataFrame, counts: pl.DataFrame | pl.LazyFrame, policy: Policy, compute_at: date) -> pl.DataFrame:
-    decided = apply_policy(facts.lazy(), policy, compute_at=compute_at).collect(engine=ENGINE)
+def _history_info(counts: pl.DataFrame | pl.LazyFrame, facts: pl.DataFrame) -> pl.DataFrame | None:
+    """What the court-only caution reads of the history (None for a DOJ-only history), for the
+    decided convictions only: read once, not once per policy, from a history of millions of counts."""
     names = counts.collect_schema().names() if isinstance(counts, pl.LazyFrame) else counts.columns
-    if "history_basis" in names:
+    if "history_basis" not in names:
+        return None
+    return (
+        counts.lazy().select("count_id", "history_basis", "is_court_only")
+        .join(facts.lazy().select("count_id"), on="count_id", how="semi", maintain_order="left")
+        .collect()
+    )
+
+
+def _decide(facts: pl.DataFrame, history_info: pl.DataFrame | None, policy: Policy, compute_at: date) -> pl.DataFrame:
+    decided = apply_policy(facts.lazy(), policy, compute_at=compute_at).collect(engine=ENGINE)
+    if history_info is not None:
         from pipelines.reconcile import caution_court_only  # noqa: PLC0415
 
-        history = counts.lazy().select("count_id", "history_basis", "is_court_only").collect()
-        decided = caution_court_only(decided, history)
+        decided = caution_court_only(decided, history_info)
     return decided
 
 
@@ -76,9 +87,10 @@ def what_if(
         if current is not None and policy.name == current.name and policy.parameters == current.parameters:
             continue
         chosen.append((policy, False))
+    history_info = _history_info(counts, facts)
     for policy, is_current in chosen:
         decided = current_determinations if (is_current and current_determinations is not None) else \
-            _decide(facts, counts, policy, compute_at)
+            _decide(facts, history_info, policy, compute_at)
         figures = impact_figures(counts, persons, decided, county=county, compute_at=compute_at, policy=policy,
                                  facts=facts, doj_rows=doj_rows)
         columns.append({

@@ -64,6 +64,13 @@ def _history(info: RunInfo):
     return info.scan("counts"), info.scan("persons"), info.read("determinations")
 
 
+def _facts(info: RunInfo, counts, persons):
+    """The eligibility stage's facts when it kept them (same history, county and compute-at), else computed."""
+    if info.has("facts"):
+        return info.read("facts")
+    return county_facts(counts, persons, county=info.county, compute_at=info.compute_at)
+
+
 def _doj_rows(info: RunInfo) -> int:
     return int(info.read("doj_stats")["rows_read"].sum()) if info.has("doj_stats") else 0
 
@@ -79,7 +86,7 @@ def run_what_if(run_dir: str | os.PathLike, *, policies: list[str] | None = None
     """The run's published what-if figures (every shipped policy, or `policies`), without writing."""
     info = load_run(run_dir)
     counts, persons, dets = _history(info)
-    facts = county_facts(counts, persons, county=info.county, compute_at=info.compute_at)
+    facts = _facts(info, counts, persons)
     result = what_if(counts, persons, county=info.county, compute_at=info.compute_at, current=info.policy(),
                      current_determinations=dets, policies=policies, facts=facts, doj_rows=_doj_rows(info))
     return suppress(result)
@@ -99,7 +106,7 @@ def write_reports(run_dir: str | os.PathLike, *, workdir: str | os.PathLike | No
     counts, persons, dets = _history(info)
     policy = info.policy()
     doj_rows = _doj_rows(info)
-    facts = county_facts(counts, persons, county=info.county, compute_at=info.compute_at)
+    facts = _facts(info, counts, persons)
     raw = impact_figures(counts, persons, dets, county=info.county, compute_at=info.compute_at, policy=policy,
                          facts=facts, doj_rows=doj_rows)
     out = info.report_dir
