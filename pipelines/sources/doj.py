@@ -46,7 +46,7 @@ import csv
 import io
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -174,15 +174,19 @@ def load_doj(paths: Sequence[str | Path], *, mode: Literal["quarantine", "strict
     """read_doj + doj_persons + doj_counts for callers that need only the canonical frames.
 
     The raw rows are given back as soon as each step is done with them, so the peak memory is
-    about that of the rows or of the counts, not of both.
+    about that of the rows or of the counts, not of both: the person columns go once each
+    person's first row is taken, and the persons are worked out beside the counts.
     """
     read = read_doj(paths, mode=mode, columns=CANONICAL_INPUT_COLUMNS)
     quarantine, stats, holder = read.quarantine, read.stats, [read.rows]
     del read
-    persons = doj_persons(holder[0])
+    first = _first_rows(holder[0])
     holder[0] = holder[0].select(*_COUNT_COLUMNS, *model.LINEAGE, "row_index")  # person columns go
-    counts = _counts(holder)
-    return DojCanonical(persons=persons, counts=counts, quarantine=quarantine, stats=stats)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        persons = pool.submit(_persons, first)
+        del first
+        counts = _counts(holder)
+        return DojCanonical(persons=persons.result(), counts=counts, quarantine=quarantine, stats=stats)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -621,12 +625,16 @@ def _sentence_part_hours() -> pl.Expr:
     return (length.clip(-_MAX_SENTENCE_HOURS, _MAX_SENTENCE_HOURS) * unit).clip(-_MAX_SENTENCE_HOURS, _MAX_SENTENCE_HOURS)
 
 
-def _offense_text() -> pl.Expr:
-    """gogen's CodeSection: OFFENSE_DESCR (or COMMENT_TEXT when the offense is blank or says
-    SEE COMMENT FOR CHARGE) up to the first "-", untrimmed."""
+def _charge_written() -> pl.Expr:
+    """The charge as written: OFFENSE_DESCR, or COMMENT_TEXT when the offense is blank or says
+    SEE COMMENT FOR CHARGE."""
     offense = pl.col("OFFENSE_DESCR")
     in_comment = offense.str.strip_chars().is_in(["", "SEE COMMENT FOR CHARGE"])
-    written = pl.when(in_comment).then(pl.col("COMMENT_TEXT")).otherwise(offense)
+    return pl.when(in_comment).then(pl.col("COMMENT_TEXT")).otherwise(offense)
+
+
+def _offense_text(written: pl.Expr) -> pl.Expr:
+    """gogen's CodeSection: the charge as written (_charge_written) up to the first "-", untrimmed."""
     return written.str.split_exact("-", 1).struct.field("field_0")
 
 
@@ -739,11 +747,8 @@ def _counts(holder: list[pl.DataFrame | pl.LazyFrame]) -> pl.DataFrame:
     )
 
     # Case numbers: OFN of the case's COURT ACTION rows, first appearance first. Repeats of the
-    # previous row's value are dropped first (cheap), so the hash step sees few rows. The primary
-    # case number is the first one the shared normalizer reads (blank and "NULL" are not numbers).
-    # The result is laid out by case (_case) so each count picks its case's values by position.
-    from pipelines.normalize.case_numbers import case_number_keys  # noqa: PLC0415
-
+    # previous row's value are dropped first (cheap), so the hash step sees few rows. They are
+    # worked out in a second thread, beside the rest of the counts.
     written = (
         frame.lazy()
         .filter((pl.col("STP_TYPE_DESCR") == "COURT ACTION") & (pl.col("OFN") != ""))
@@ -752,44 +757,74 @@ def _counts(holder: list[pl.DataFrame | pl.LazyFrame]) -> pl.DataFrame:
         .unique(maintain_order=True)
         .collect()
     )
-    per_case = (
-        case_number_keys(written, "OFN").lazy()
+    n_cases = int(frame["_case"].max() or 0) + 1
+    holder.append(frame)
+    del frame
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        by_case = pool.submit(_case_numbers_by_case, written, n_cases)
+        del written
+        return _counts_rest(holder, by_case, reordered)
+
+
+def _case_numbers_by_case(written: pl.DataFrame, n_cases: int) -> dict[str, pl.Series]:
+    """case_numbers and case_number of each case, laid out by case (_case). `written`: the
+    distinct (_case, OFN) of the COURT ACTION rows, in order of first appearance. The primary
+    case number is the first one the shared normalizer reads (blank and "NULL" are not numbers)."""
+    from pipelines.normalize.case_numbers import case_number_keys  # noqa: PLC0415
+
+    keyed = case_number_keys(written, "OFN")
+    del written
+    # `keyed` is in case order. Most cases have one number: taken as they are; only the others
+    # are joined with "; " by a group_by.
+    case = pl.col("_case")
+    alone = (case != case.shift()).fill_null(True) & (case != case.shift(-1)).fill_null(True)
+    single = keyed.filter(alone)
+    several = keyed.filter(~alone)
+    per_case = pl.concat([
+        single.select("_case", pl.col("OFN").alias("case_numbers"), pl.col("normalized").alias("case_number")),
+        several.lazy()
         .group_by("_case", maintain_order=True)
         .agg(
             pl.col("OFN").str.join("; ").alias("case_numbers"),
             pl.col("normalized").drop_nulls().first().alias("case_number"),
         )
-        .collect()
-    )
-    n_cases = int(frame["_case"].max() or 0) + 1
-    by_case = {
+        .collect(),
+    ])
+    del keyed, single, several
+    return {
         name: pl.Series(name, [None], dtype=pl.String).extend_constant(None, n_cases - 1).scatter(
             per_case["_case"], per_case[name]
         )
         for name in ("case_numbers", "case_number")
     }
 
+
+def _counts_rest(holder: list[pl.DataFrame], by_case_done: Future, reordered: bool) -> pl.DataFrame:
+    """_counts from the marked rows (in `holder`, taken out) on; by_case_done: _case_numbers_by_case."""
+    frame = holder.pop()
+    subject, cnt_order, convicted = pl.col("SUBJECT_ID"), pl.col("CNT_ORDER"), pl.col("is_conviction")
     counts = frame.drop("SENT_LENGTH", "SENT_TIME_CODE", "_count_start").filter("_canonical").drop("_canonical")
     del frame
-    counts = counts.with_columns(
-        _offense_text().alias("offense_text"),
-        _date(pl.col("STP_EVENT_DATE")).alias("_event_date"),
-        *[pl.lit(series).gather(pl.col("_case")).alias(name) for name, series in by_case.items()],
-    )
+    counts = counts.with_columns(_date(pl.col("STP_EVENT_DATE")).alias("_event_date"))
 
+    # The offense text and its statute are functions of the charge as written (OFFENSE_DESCR, or
+    # COMMENT_TEXT): worked out once per distinct charge (a few hundred), then joined on a narrow
+    # frame and put side by side (the wide frame is never copied by a join).
+    charges = counts.lazy().select(_charge_written().alias("_written"))
     statute = parse_statute(pl.col("offense_text"))
-    offense_statutes = counts.lazy().select("offense_text").unique().select(
-        "offense_text",
-        statute.struct.field("code").alias("code"),
-        statute.struct.field("section").alias("section"),
-        statute.struct.field("subsection").alias("subsection"),
-        statute.struct.field("statute").alias("_statute"),
+    offense_statutes = (
+        charges.unique()
+        .with_columns(_offense_text(pl.col("_written")).alias("offense_text"))
+        .with_columns(
+            statute.struct.field("code").alias("code"),
+            statute.struct.field("section").alias("section"),
+            statute.struct.field("subsection").alias("subsection"),
+            statute.struct.field("statute").alias("_statute"),
+        )
     )
-    # Joined on a narrow frame and put side by side: the wide frame is never copied by a join.
     counts = counts.hstack(
-        counts.lazy().select("offense_text")
-        .join(offense_statutes, on="offense_text", how="left", nulls_equal=True, maintain_order="left")
-        .drop("offense_text")
+        charges.join(offense_statutes, on="_written", how="left", nulls_equal=True, maintain_order="left")
+        .drop("_written")
         .collect()
     )
 
@@ -817,14 +852,14 @@ def _counts(holder: list[pl.DataFrame | pl.LazyFrame]) -> pl.DataFrame:
     is_felony = (conv_stat == "FELONY") | ((conv_stat == "") & (pl.col("OFFENSE_TOC") == "F"))
     level_text = pl.when(conv_stat != "").then(conv_stat).otherwise(pl.col("OFFENSE_TOC"))
     count_number = cnt_order.str.slice(6, 3).cast(pl.Int32, strict=False)
+    by_case = by_case_done.result()
     out = counts.select(
         pl.concat_str(pl.lit("doj:"), subject, pl.lit(":"), cnt_order).alias("count_id"),
         pl.concat_str(pl.lit("doj:"), subject).alias("person_id"),
         pl.concat_str(pl.lit("doj:"), subject, pl.lit(":"), cnt_order.str.slice(0, 6)).alias("case_id"),
         pl.concat_str(pl.lit("doj:"), subject, pl.lit(":"), cnt_order.str.slice(0, 3)).alias("cycle_id"),
         pl.col("STP_ORI_CNTY_NAME").alias("county"),
-        "case_numbers",
-        "case_number",
+        *[pl.lit(series).gather(pl.col("_case")).alias(name) for name, series in by_case.items()],
         pl.when(count_number >= 0).then(count_number).alias("count_number"),
         _step_type().alias("step_type"),
         event_date.alias("event_date"),
@@ -877,13 +912,24 @@ def doj_persons(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     two sources compare; dob from PRI_DOB (YYYYMMDD); race RACE_DESCR as written; county
     STP_ORI_CNTY_NAME of the first row. In order of the first row.
     """
+    return _persons(_first_rows(rows))
+
+
+_PERSON_COLUMNS = ("SUBJECT_ID", "CII_NUMBER", "PRI_NAME", "GENDER", "PRI_DOB", "PRI_SSN", "PRI_CDL",
+                   "FBI_NUMBER", "RACE_DESCR", "STP_ORI_CNTY_NAME")
+
+
+def _first_rows(rows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Each person's first row (the person columns, lineage and row_index), in order of first row."""
+    frame, _ = _record_order(_narrow(rows, _PERSON_COLUMNS), by_count=False)
+    return frame.filter(_run_starts(pl.col("SUBJECT_ID")))
+
+
+def _persons(first: pl.DataFrame) -> pl.DataFrame:
+    """doj_persons from each person's first row (_first_rows)."""
     from pipelines.normalize import ids, names  # noqa: PLC0415
 
-    cols = ["SUBJECT_ID", "CII_NUMBER", "PRI_NAME", "GENDER", "PRI_DOB", "PRI_SSN", "PRI_CDL",
-            "FBI_NUMBER", "RACE_DESCR", "STP_ORI_CNTY_NAME"]
-    frame, _ = _record_order(_narrow(rows, cols), by_count=False)
-    first = names.parse_names(frame.filter(_run_starts(pl.col("SUBJECT_ID"))), "PRI_NAME", "LAST,FIRST M")
-    del frame
+    first = names.parse_names(first, "PRI_NAME", "LAST,FIRST M")
     out = first.select(
         pl.concat_str(pl.lit("doj:"), "SUBJECT_ID").alias("person_id"),
         pl.col("SUBJECT_ID").alias("source_person_key"),
