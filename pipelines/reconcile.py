@@ -22,6 +22,7 @@ the section. Each count is matched at most once: best evidence first, ties broke
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 import polars as pl
@@ -125,16 +126,22 @@ def cannabis_counts(counts: pl.DataFrame, *, source: Literal["doj", "court"]) ->
         return frame.filter(by_section.fill_null(False)).with_columns(
             pl.lit("section").alias("cannabis_basis"), section.alias("cannabis_section")
         )
+    # Cheap tests first: only the few counts that can be cannabis reach the regular expressions.
+    miskeyed = _one_keystroke_from_cannabis(section)
+    frame = frame.filter(
+        by_section.fill_null(False)
+        | (section.is_null() & (pl.col("comment_sections").list.len() > 0)).fill_null(False)
+        | miskeyed.fill_null(False)
+    )
     # The charge's own description (court extras) tells a mis-keyed section from a real one.
     says_cannabis = (
         pl.col("charge_description").str.contains(f"(?i){_CANNABIS_WORDS}").fill_null(False)
         if "charge_description" in counts.columns else pl.lit(False)
     )
-    frame = frame.with_columns(says_cannabis.alias("_says_cannabis"))
     basis = (
         pl.when(by_section).then(pl.lit("section"))
         .when(section.is_null() & comment_statute.is_not_null()).then(pl.lit("comment"))
-        .when(_one_keystroke_from_cannabis(section) & pl.col("_says_cannabis")).then(pl.lit("miskeyed section"))
+        .when(miskeyed & says_cannabis).then(pl.lit("miskeyed section"))
     )
     return (
         frame.with_columns(basis.alias("cannabis_basis"))
@@ -143,7 +150,6 @@ def cannabis_counts(counts: pl.DataFrame, *, source: Literal["doj", "court"]) ->
             pl.when(pl.col("cannabis_basis") == "comment").then(comment_statute).otherwise(section)
             .alias("cannabis_section")
         )
-        .drop("_says_cannabis")
     )
 
 
@@ -178,6 +184,41 @@ def _case_index(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     _case_columns(frame).explode("case_bases").drop_nulls("case_bases") gives, without the lists."""
     keys = _case_keys(frame).select("count_id", pl.col("case_base").alias("case_bases")).unique(maintain_order=True)
     return keys.join(frame.select("count_id", *columns), on="count_id", how="left")
+
+
+class ReconcileInputs:
+    """What reconcile and unified_history both derive from the same inputs, derived once when
+    both are given the same instance (the flow's reconcile stage does)."""
+
+    def __init__(self, doj_counts: pl.DataFrame, court_counts: pl.DataFrame, person_links: pl.DataFrame):
+        self.doj_counts, self.court_counts, self.person_links = doj_counts, court_counts, person_links
+
+    @cached_property
+    def keys(self) -> pl.DataFrame:
+        return person_keys(self.person_links)
+
+    @cached_property
+    def doj_all(self) -> pl.DataFrame:
+        return _keyed(conform(self.doj_counts, COUNT), self.keys)
+
+    @cached_property
+    def court_all(self) -> pl.DataFrame:
+        return _keyed(conform(self.court_counts, COUNT), self.keys)
+
+    @cached_property
+    def court_cannabis(self) -> pl.DataFrame:
+        return cannabis_counts(self.court_counts, source="court")
+
+    @cached_property
+    def doj_case_bases(self) -> pl.DataFrame:
+        """(person_key, case_bases) of every DOJ court step."""
+        return _case_index(self.doj_all.filter(pl.col("step_type") == "COURT"), "person_key").select(
+            "person_key", "case_bases"
+        ).drop_nulls().unique()
+
+    @cached_property
+    def court_case_index(self) -> pl.DataFrame:
+        return _case_index(self.court_all, "person_key", "count_number")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,6 +294,7 @@ def reconcile(
     *,
     person_matches: pl.DataFrame | None = None,
     court_counties: list[str] | None = None,
+    prepared: ReconcileInputs | None = None,
 ) -> pl.DataFrame:
     """One row per cannabis count of either source (RECONCILED, then RECONCILED_EXTRA).
 
@@ -262,11 +304,10 @@ def reconcile(
     a county the court extract does not cover (`court_counties`, by default the counties of the
     court counts) is DOJ-only "out of county". Sorted by classification, then ids.
     """
-    keys = person_keys(person_links)
-    doj_all = _keyed(conform(doj_counts, COUNT), keys)
-    court_all = _keyed(conform(court_counts, COUNT), keys)
+    inputs = prepared or ReconcileInputs(doj_counts, court_counts, person_links)
+    keys, doj_all, court_all = inputs.keys, inputs.doj_all, inputs.court_all
     doj = _case_columns(_keyed(cannabis_counts(doj_counts, source="doj"), keys))
-    court = _case_columns(_keyed(cannabis_counts(court_counts, source="court"), keys))
+    court = _case_columns(_keyed(inputs.court_cannabis, keys))
     counties = court_counties if court_counties is not None else court_all["county"].drop_nulls().unique().to_list()
     counties = [c.strip().upper() for c in counties]
 
@@ -330,9 +371,7 @@ def reconcile(
 
     # ---- court only
     doj_people = doj_all["person_key"].unique()
-    doj_case_keys = _case_index(doj_all.filter(pl.col("step_type") == "COURT"), "person_key").select(
-        "person_key", "case_bases"
-    ).drop_nulls().unique()
+    doj_case_keys = inputs.doj_case_bases
     court_case_keys = court.select("count_id", "person_key", "case_bases").explode("case_bases")
     case_in_doj = court_case_keys.join(
         doj_case_keys, on=["person_key", "case_bases"], how="semi"
@@ -366,7 +405,7 @@ def reconcile(
 
     # ---- DOJ only
     court_people = court_all["person_key"].unique()
-    court_case_index = _case_index(court_all, "person_key", "count_number")
+    court_case_index = inputs.court_case_index
     d_left = dinfo.join(pairs.select("d_count_id"), on="d_count_id", how="anti")
     d_cases = d_left.select("d_count_id", pl.col("d_person_key").alias("person_key"), "d_number", "case_bases").explode(
         "case_bases"
@@ -426,6 +465,7 @@ def unified_history(
     person_links: pl.DataFrame,
     *,
     court_cases_missing_from_doj: bool = True,
+    prepared: ReconcileInputs | None = None,
 ) -> pl.DataFrame:
     """COUNT rows of both sources under the unified person (person_id = person key), for the
     eligibility engine: the same policy then runs over DOJ-known and court-only people alike.
@@ -441,23 +481,22 @@ def unified_history(
     source_person_id (the record's own person id). Sorted by person, then DOJ record order,
     then date and id.
     """
-    keys = person_keys(person_links)
-    doj = _keyed(conform(doj_counts, COUNT), keys)
-    court = _keyed(conform(court_counts, COUNT), keys)
+    inputs = prepared or ReconcileInputs(doj_counts, court_counts, person_links)
+    doj, court = inputs.doj_all, inputs.court_all
     known = doj.select("person_key").unique()
 
     court_only_ids = reconciled.filter(pl.col("classification") == "court_only").select(
         pl.col("court_count_id").alias("count_id")
     )
-    cannabis_ids = cannabis_counts(court_counts, source="court").select("count_id")
+    cannabis_ids = inputs.court_cannabis.select("count_id")
     court_known = court.join(known, on="person_key", how="semi")
     court_unknown = court.join(known, on="person_key", how="anti")
     added = [court_known.join(court_only_ids, on="count_id", how="semi")]
     if court_cases_missing_from_doj:
-        doj_bases = _case_index(doj.filter(pl.col("step_type") == "COURT"), "person_key").select(
-            "person_key", "case_bases"
-        ).drop_nulls().unique()
-        court_bases = _case_index(court_known, "person_key")
+        doj_bases = inputs.doj_case_bases
+        court_bases = inputs.court_case_index.select("count_id", "person_key", "case_bases").join(
+            known, on="person_key", how="semi"
+        )
         in_doj_case = court_bases.join(doj_bases, on=["person_key", "case_bases"], how="semi").select("count_id").unique()
         missing_case = court_known.join(in_doj_case, on="count_id", how="anti").join(
             cannabis_ids, on="count_id", how="anti"  # cannabis counts are decided by reconciliation

@@ -178,15 +178,17 @@ def link_stage(run_dir: Path, spec: RunSpec) -> dict:
 
 @stage("reconcile")
 def reconcile_stage(run_dir: Path, spec: RunSpec) -> dict:
-    from pipelines.reconcile import reconcile, unified_history, unified_people
+    from pipelines.reconcile import ReconcileInputs, reconcile, unified_history, unified_people
 
     folder = _folder(run_dir)
     config = _config(spec)
     doj_counts, court_counts = folder.read("doj_counts"), folder.read("court_counts_deduped")
     unified, matches = folder.read("person_links"), folder.read("person_matches")
+    prepared = ReconcileInputs(doj_counts, court_counts, unified)
     reconciled = reconcile(doj_counts, court_counts, unified, person_matches=matches,
-                           court_counties=[config.doj_county_name])
-    history = unified_history(doj_counts, court_counts, reconciled, unified)
+                           court_counties=[config.doj_county_name], prepared=prepared)
+    history = unified_history(doj_counts, court_counts, reconciled, unified, prepared=prepared)
+    del prepared
     people = unified_people(folder.read("doj_persons"), folder.read("court_persons"), unified)
     folder.write("reconciled", reconciled)
     folder.write("counts", history)
