@@ -298,10 +298,13 @@ def test_result_files_equal_a_plain_join_of_rows_and_cells(tmp_path, monkeypatch
         .select(*DOJ_COLUMNS, *gogen.ELIGIBILITY_COLUMNS).write_csv(),
     }
     monkeypatch.setattr(gogen, "_WRITE_ROWS", 3)  # several slices
-    echoed, parsed = tmp_path / "echoed", tmp_path / "parsed"
-    echoed.mkdir(), parsed.mkdir()
+    echoed, parsed, from_file = tmp_path / "echoed", tmp_path / "parsed", tmp_path / "from_file"
+    echoed.mkdir(), parsed.mkdir(), from_file.mkdir()
     gogen.write_results(rows, decided, AT, echoed)
     gogen.write_results(rows.drop(RAW_LINE), decided, AT, parsed)
+    gogen.write_results(rows.drop(RAW_LINE), decided, AT, from_file, inputs=input_files([src]))
+    for name in ("All_Results.csv", "Prop64_Results.csv", "All_Results_Condensed.csv"):
+        assert (from_file / name).read_bytes() == (echoed / name).read_bytes(), name
     assert (echoed / "All_Results_Condensed.csv").read_text() == expected["condensed"]
     assert (parsed / "All_Results_Condensed.csv").read_text() == expected["condensed"]
     assert (parsed / "All_Results.csv").read_text() == expected["parsed"]
@@ -314,3 +317,65 @@ def test_result_files_equal_a_plain_join_of_rows_and_cells(tmp_path, monkeypatch
     assert '"DOE1, ""JR"",JOHN"' in (echoed / "All_Results.csv").read_text()
     written = (echoed / "All_Results.csv").read_text().splitlines()[1:]
     assert all(out.startswith(line + ",") for out, line in zip(written, src.read_text().splitlines()[1:], strict=True))
+
+
+def input_files(paths: list[Path]) -> list[gogen.InputFile]:
+    from pipelines.sources.doj import read_doj
+
+    stats = read_doj(paths, columns=["END_OF_REC"]).stats
+    fields = gogen.InputFile.__dataclass_fields__
+    return [gogen.InputFile(path=p, **{k: v for k, v in s.items() if k in fields})
+            for p, s in zip(paths, stats.iter_rows(named=True), strict=True)]
+
+
+def test_lines_read_again_are_the_lines_the_reader_kept(tmp_path):
+    """All_Results echoes the input lines; read again from the files they are exactly the reader's
+    raw lines: CRLF, a byte order mark, a field holding the first line-separator candidate, no
+    header, several files, and (read by the reader again) blank and malformed lines and Latin-1."""
+    from pipelines.sources.doj import RAW_LINE, doj_counts, doj_persons, read_doj
+
+    src = write_doj(tmp_path / "a.dat", n_people=4)
+    lines = src.read_bytes().split(b"\n")
+    crlf = tmp_path / "b.dat"  # BOM, header, CRLF, a quoted field with a line-separator byte
+    crlf.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines).replace(b'"DOE1,JOHN"', b'"DOE1,\x1fJOHN"'))
+    bom = tmp_path / "c.dat"  # BOM, no header
+    bom.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines[1:]))
+    messy = tmp_path / "d.dat"  # a blank line, a malformed line, Latin-1
+    messy.write_bytes(b"\n".join([*lines[:3], b"", b"a,b,c", lines[3].replace(b"DOE1", b"D\xd6E1"), *lines[4:]]))
+    paths = [src, crlf, bom, messy]
+    read = read_doj(paths, raw_lines=True)
+    assert read.stats["rows_quarantined"].to_list() == [0, 0, 0, 1] and read.stats["blank_lines"][3] == 1
+    assert read.stats["has_header"].to_list() == [True, True, False, True]
+    # a.dat and b.dat are scanned again (b.dat with the second separator); c.dat and d.dat read again.
+    assert [gogen._absent_separator(p, bom_allowed=h) for p, h in zip(paths, [True, True, False, True], strict=True)
+            ] == [(b"\x1f", False), (b"\x1e", True), (None, False), (b"\x1f", False)]
+    rows = read.rows
+    decided = determine(doj_counts(rows), doj_persons(rows), policy=load_policy("statute"), county="YOLO",
+                        compute_at=AT)
+    kept, again = tmp_path / "kept", tmp_path / "again"
+    kept.mkdir(), again.mkdir()
+    gogen.write_results(rows, decided, AT, kept)
+    gogen.write_results(rows.drop(RAW_LINE), decided, AT, again, inputs=input_files(paths))
+    for name in ("All_Results.csv", "Prop64_Results.csv", "All_Results_Condensed.csv"):
+        assert (again / name).read_bytes() == (kept / name).read_bytes(), name
+    written = (again / "All_Results.csv").read_bytes()
+    assert b"\r" not in written and b"\xef\xbb\xbf" not in written and b"DOE1,\x1fJOHN" in written
+    assert len(written.splitlines()) == rows.height + 1
+    assert pl.read_csv(again / "Prop64_Results.csv").height == decided.height
+
+
+def test_input_lines_that_do_not_match_the_rows_fail(tmp_path):
+    """A file that no longer has one line per row read (changed since) stops the run."""
+    from pipelines.errors import ConservationError
+    from pipelines.sources.doj import doj_counts, doj_persons, read_doj
+
+    src = write_doj(tmp_path / "a.dat", n_people=3)
+    rows = read_doj([src]).rows
+    decided = determine(doj_counts(rows), doj_persons(rows), policy=load_policy("statute"), county="YOLO",
+                        compute_at=AT)
+    inputs = input_files([src])
+    lines = src.read_bytes().splitlines(keepends=True)
+    for changed in (lines[:-1], [*lines, lines[-1]]):
+        src.write_bytes(b"".join(changed))
+        with pytest.raises(ConservationError, match="input lines echoed"):
+            gogen.write_results(rows, decided, AT, tmp_path, inputs=inputs)

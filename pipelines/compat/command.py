@@ -79,7 +79,7 @@ def run_doj(
     `step(name)` is called as each stage starts (for progress display). Raises AutoclearError
     (InputError, ConfigError, ...) on failure; the caller writes the error file.
     """
-    from pipelines.sources.doj import CANONICAL_INPUT_COLUMNS, RAW_LINE, doj_counts, doj_persons, read_doj  # noqa: PLC0415
+    from pipelines.sources.doj import CANONICAL_INPUT_COLUMNS, doj_counts, doj_persons, read_doj  # noqa: PLC0415
 
     started = time.perf_counter()
     out_dir = Path(outputs)
@@ -88,23 +88,29 @@ def run_doj(
     s = f"_{suffix}" if suffix else ""
 
     step("read")
-    # Only the columns the canonical records and the condensed file need, plus each raw line for
-    # All_Results (echoed as read): 2M rows of 95 parsed columns would not fit the memory budget.
+    # Only the columns the canonical records and the condensed file need: 2M rows of 95 parsed
+    # columns would not fit the memory budget. All_Results echoes each input line as written; the
+    # writer reads the lines again from the files (700 MB at 2M rows never held in memory).
     wanted = {*CANONICAL_INPUT_COLUMNS, *gogen.CONDENSED_COLUMNS}
-    read = read_doj([str(p) for p in inputs], mode="strict" if strict else "quarantine",
-                    columns=[c for c in model.DOJ_COLUMNS if c in wanted], raw_lines=True)
+    paths = [Path(p) for p in inputs]
+    read = read_doj(paths, mode="strict" if strict else "quarantine",
+                    columns=[c for c in model.DOJ_COLUMNS if c in wanted])
     rows, quarantine, stats = read.rows, read.quarantine, read.stats
     del read  # the columns only the canonical records need go as soon as they are built
+    sources = [
+        gogen.InputFile(path=path, **{k: v for k, v in stat.items() if k in gogen.InputFile.__dataclass_fields__})
+        for path, stat in zip(paths, stats.iter_rows(named=True), strict=True)
+    ]
     step("facts")
     persons = doj_persons(rows)
     counts = doj_counts(rows)
-    rows = rows.select(*gogen.CONDENSED_COLUMNS, RAW_LINE, "row_index")
+    rows = rows.select(*gogen.CONDENSED_COLUMNS, "row_index")
     facts = conviction_facts_lazy(counts, persons, county=county, compute_at=compute_at).collect(engine=ENGINE)
     del counts, persons
     step("rules")
     decided = engine.apply_policy(facts, policy, compute_at=compute_at).collect(engine=ENGINE)
     step("write")
-    files = gogen.write_results(rows, decided, compute_at, out_dir, suffix=suffix)
+    files = gogen.write_results(rows, decided, compute_at, out_dir, suffix=suffix, inputs=sources)
     line_count = rows.height
     del rows
 

@@ -12,7 +12,9 @@ Deliberate differences from the incumbent are listed in docs/compat.md.
 from __future__ import annotations
 
 import json
+import mmap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import polars as pl
 
 from pipelines import model
 from pipelines.eligibility.policy import Policy
+from pipelines.errors import ConservationError
 
 ELIGIBILITY_COLUMNS: tuple[str, ...] = (
     "Case Number",
@@ -165,15 +168,29 @@ def _row_columns(rows: pl.DataFrame, determinations: pl.DataFrame, compute_at: d
     return both.select("row_index", *ELIGIBILITY_COLUMNS)
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """One DOJ input file as the reader saw it (a row of its stats), for echoing its lines."""
+
+    path: Path
+    rows_accepted: int
+    rows_quarantined: int
+    blank_lines: int
+    has_header: bool
+    encoding: str
+
+
 def write_results(rows: pl.DataFrame, determinations: pl.DataFrame, compute_at: date, outputs: Path, *,
-                  suffix: str = "") -> dict[str, Path]:
+                  suffix: str = "", inputs: Sequence[InputFile] | None = None) -> dict[str, Path]:
     """Write All_Results, All_Results_Condensed and Prop64_Results; returns their paths.
 
     `rows` are the DOJ rows as read (in input order); `determinations` come from `determine`.
-    When `rows` has the raw input line (column ``raw_line``), All_Results and Prop64_Results echo
-    it and append the eligibility columns, so the 95 DOJ fields go out exactly as they came in and
-    need not be parsed; otherwise the 95 parsed columns are written. Empty eligibility cells are
-    written "".
+    All_Results and Prop64_Results echo each row's input line exactly as written and append the
+    eligibility columns, so the 95 DOJ fields go out as they came in and need not be parsed: the
+    lines come from `rows` (column ``raw_line``) or, given `inputs` (the files `rows` were read
+    from, in order), from the files themselves, read again in blocks while writing, so they are
+    never all in memory. Without either, the 95 parsed columns are written. Empty eligibility
+    cells are written "".
 
     Only a small share of rows has any eligibility value (decided, or a flagged comment): those
     cells are computed for that share and laid out by position, never joined to the wide rows.
@@ -196,29 +213,96 @@ def write_results(rows: pl.DataFrame, determinations: pl.DataFrame, compute_at: 
     cells = columns.drop("row_index")
     del columns, found
 
-    if RAW_LINE in rows.columns:
-        raw = rows.get_column(RAW_LINE)
-        if raw.str.ends_with("\r").any():
-            raw = raw.str.strip_suffix("\r")
-        text = cells.select(
-            pl.concat_str([_csv_field(c).fill_null("") for c in ELIGIBILITY_COLUMNS], separator=",")
-        ).to_series()
-        # The header is the two columns' names; quote_style="never" writes names and lines as they are.
-        echoed = pl.DataFrame([
-            raw.alias(",".join(model.DOJ_COLUMNS)),
-            text.gather(at).alias(",".join(ELIGIBILITY_COLUMNS)),
-        ])
-        del raw, text
-        options = {"quote_style": "never", "null_value": "," * (len(ELIGIBILITY_COLUMNS) - 1)}
-        echoed.write_csv(paths["all_results"], **options)
-        echoed[decided_at].write_csv(paths["prop64"], **options)
-        del echoed
+    if RAW_LINE in rows.columns or inputs is not None:
+        lines = _without_cr(rows.get_column(RAW_LINE)).to_frame("line").lazy() if RAW_LINE in rows.columns \
+            else _input_lines(inputs)
+        _write_echoed(lines, rows.height, cells, at, paths["all_results"], paths["prop64"])
     else:
         _write_with_cells(rows.select(model.DOJ_COLUMNS), cells, at, paths["all_results"])
         _write_with_cells(rows.select(model.DOJ_COLUMNS)[decided_at], cells, at.gather(decided_at),
                           paths["prop64"])
     _write_with_cells(rows.select(CONDENSED_COLUMNS), cells, at, paths["condensed"])
     return paths
+
+
+def _write_echoed(lines: pl.LazyFrame, n_rows: int, cells: pl.DataFrame, at: pl.Series, all_results: Path,
+                  prop64: Path) -> None:
+    """All_Results and Prop64_Results from the rows' input lines (column "line", in row order,
+    without line ends).
+
+    Both files are written in one streaming pass over the lines, each beside its row's 18 cells
+    (pre-quoted as one text, picked by position); rows without any get the writer's null value.
+    """
+    # The header is the two columns' names; quote_style="never" writes names and lines as they are.
+    header = [",".join(model.DOJ_COLUMNS), ",".join(ELIGIBILITY_COLUMNS)]
+    options = {"quote_style": "never", "null_value": "," * (len(ELIGIBILITY_COLUMNS) - 1)}
+    text = cells.select(
+        pl.concat_str([_csv_field(c).fill_null("") for c in ELIGIBILITY_COLUMNS], separator=",")
+    ).to_series().gather(at)
+    decided = cells["Eligibility Determination"].is_not_null().gather(at).fill_null(False)
+    position = pl.col("_pos")
+    echoed = lines.with_row_index("_pos").select(
+        pl.col("line").alias(header[0]),
+        pl.lit(text).gather(position).alias(header[1]),
+        pl.lit(decided).gather(position).alias("_decided"),
+    )
+    try:
+        *_, counted = pl.collect_all([
+            echoed.select(header).sink_csv(all_results, lazy=True, **options),
+            echoed.filter("_decided").select(header).sink_csv(prop64, lazy=True, **options),
+            echoed.select(pl.len()),
+        ])
+        counted = counted.item()
+    except pl.exceptions.OutOfBoundsError:
+        counted = "more"
+    if counted != n_rows:
+        raise ConservationError(f"All_Results: {n_rows} rows but {counted} input lines echoed")
+
+
+# Separators for reading whole lines as one column: the first one absent from the file.
+_LINE_SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _input_lines(inputs: Sequence[InputFile]) -> pl.LazyFrame:
+    """The accepted rows' input lines as the reader kept them (column "line"), file after file.
+
+    A file the reader took whole (UTF-8, no blank or quarantined line) is scanned again, streaming:
+    its lines after the header are its rows, one for one. Any other file is read again by the
+    reader, with its lines.
+    """
+    from pipelines.sources.doj import UTF8, read_doj  # noqa: PLC0415
+
+    parts = []
+    for source in inputs:
+        sep, has_cr = _absent_separator(source.path, bom_allowed=source.has_header)
+        if source.rows_quarantined or source.blank_lines or source.encoding != UTF8 or sep is None:
+            lines = read_doj([source.path], columns=["END_OF_REC"], raw_lines=True).rows.get_column(RAW_LINE)
+            parts.append(_without_cr(lines).to_frame("line").lazy())
+            continue
+        scan = pl.scan_csv(
+            source.path, has_header=False, skip_rows=int(source.has_header), separator=sep.decode(),
+            quote_char=None, infer_schema=False, new_columns=["line"], raise_if_empty=False,
+        )
+        parts.append(scan.select(pl.col("line").str.strip_suffix("\r")) if has_cr else scan)
+    return pl.concat(parts, how="vertical") if parts else pl.LazyFrame(schema={"line": pl.String})
+
+
+def _without_cr(lines: pl.Series) -> pl.Series:
+    return lines.str.strip_suffix("\r") if lines.str.ends_with("\r").any() else lines
+
+
+def _absent_separator(path: Path, *, bom_allowed: bool) -> tuple[bytes | None, bool]:
+    """A separator byte that does not occur in the file (None: every candidate does, or the file
+    starts with a byte order mark on a data line, which the reader drops), and whether the file
+    holds a carriage return."""
+    with path.open("rb") as f:
+        if f.read(len(_BOM)) == _BOM and not bom_allowed:
+            return None, False
+        if path.stat().st_size == 0:
+            return _LINE_SEPARATORS[0], False
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return next((s for s in _LINE_SEPARATORS if data.find(s) < 0), None), data.find(b"\r") >= 0
 
 
 _WRITE_ROWS = 1 << 19  # rows per slice when eligibility cells are laid out beside wide rows
