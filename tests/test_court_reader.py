@@ -242,3 +242,21 @@ def test_byte_order_mark_and_windows_line_ends(tmp_path: Path) -> None:
     read = read_court([path], "generic_csv", county="los_angeles", as_of=AS_OF)
     assert read.stats.select("rows_read", "rows_accepted").row(0) == (1, 1)
     assert read.rows.select("case_number", "comment").row(0) == ("BA336486", None)
+
+
+@pytest.mark.parametrize("padded_line", [3, 1500])
+def test_padded_values_are_trimmed_wherever_they_are(tmp_path: Path, padded_line: int) -> None:
+    # A clean file is proven clean by one pattern and not trimmed; a padded value, in the first
+    # lines or far after them, still makes its column trimmed, and an empty quoted value is null.
+    lines = [HEADER] + [row(case=f"BA{100000 + i}") for i in range(1600)]
+    lines[padded_line - 1] = row(case="  PD100001 ", name='" GARCIA, MARIA "', dispo_date="2001-04-20 ")
+    lines[padded_line] = row(case="PD100002", charge='""', comment=":CHRG 11358 HS")
+    path = tmp_path / "padded.csv"
+    path.write_text("\n".join(lines) + "\n")
+    read = read_court([path], "generic_csv", county="los_angeles", as_of=AS_OF)
+    assert read.quarantine.height == 0 and read.rows.height == 1600
+    padded = read.rows.filter(pl.col("source_line") == padded_line).row(0, named=True)
+    assert (padded["case_number"], padded["name"], padded["disposition_date"]) == ("PD100001", "GARCIA, MARIA", "2001-04-20")
+    assert read.rows.filter(pl.col("source_line") == padded_line + 1)["charge"].item() is None
+    clean = read.rows.filter(pl.col("source_line") == 2).row(0, named=True)
+    assert (clean["case_number"], clean["name"], clean["charge"]) == ("BA100000", "GARCIA LOPEZ, MARIA ELENA", "11357(C)HS")

@@ -368,6 +368,7 @@ class _Structured:
     blank_lines: int
     encoding: str
     fetch_raw: Callable[[pl.Series], pl.DataFrame]  # source lines -> (source_line, raw), for quarantine
+    trimmed: bool = False  # no value starts or ends with a blank, none is empty: nothing to trim
 
 
 def _decoded_source(path: Path, layout: Layout) -> tuple[Path | io.BytesIO, str, bool]:
@@ -465,6 +466,20 @@ def _field_regex(delim: str, quote: str | None) -> str:
         return f"[^{d}{_CTRL_CLASS}]*"
     q = _escape(quote)
     return f"(?:[^{d}{q}{_CTRL_CLASS}]*|{q}(?:[^{q}{_CTRL_CLASS}]|{q}{q})*{q})"
+
+
+def _trimmed_field_regex(delim: str, quote: str | None) -> str:
+    """A field of ``_field_regex`` whose value needs no trimming: it neither starts nor ends with
+    a blank and is not an empty quoted string (an empty unquoted field is read as null)."""
+    d = _escape(delim)
+    inner = f"[^{d}{_CTRL_CLASS}{_escape(quote) if quote else ''}]"  # a character of an unquoted field
+    edge = f"[^ {inner[2:]}"  # the same, not a blank
+    plain = f"(?:{edge}(?:{inner}*{edge})?)?"
+    if quote is None:
+        return plain
+    q = _escape(quote)
+    edge = f"(?:[^ {q}{_CTRL_CLASS}]|{q}{q})"
+    return f"(?:{plain}|{q}{edge}(?:(?:[^{q}{_CTRL_CLASS}]|{q}{q})*{edge})?{q})"
 
 
 def _escape(ch: str) -> str:
@@ -589,10 +604,25 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     # Control characters anywhere in the file? (one pass over the bytes; most files have none)
     # The good-line pattern excludes control characters; replaced undecodable bytes are checked
     # only when the decoding was lossy.
-    good_mask = lines.select(
-        (raw.str.contains(f"^{field}(?:{d}{field}){count_re}$")
-         & (~raw.str.contains(_CONTROL) if lossy else pl.lit(True))).alias("good"),
-    ).to_series()
+    good_re = f"^{field}(?:{d}{field}){count_re}$"
+    decodable = ~raw.str.contains(_CONTROL) if lossy else pl.lit(True)
+    # Most extracts pad no value: then one pass of a stricter pattern (well formed, and no value
+    # to trim) proves both, and the interpretation layer skips trimming. Tried when the first
+    # lines fit it; the lines that do not are then checked with the plain pattern.
+    trim_field = _trimmed_field_regex(layout.delimiter, layout.quote_char)
+    trimmed_re = f"^{trim_field}(?:{d}{trim_field}){count_re}$"
+    head = lines.head(1000)
+    if head.height and head.select(raw.str.contains(trimmed_re).all()).item():
+        good_mask = lines.select(raw.str.contains(trimmed_re) & decodable).to_series()
+        other = (~good_mask).arg_true()
+        trimmed = True
+        if other.len():
+            again = lines.select(pl.col("raw").gather(other)).select(raw.str.contains(good_re) & decodable).to_series()
+            good_mask = good_mask.scatter(other, again)
+            trimmed = not again.any()
+    else:
+        good_mask = lines.select(raw.str.contains(good_re) & decodable).to_series()
+        trimmed = False
     # Blank lines: a good line holds a delimiter, so it is blank only when the delimiter is
     # whitespace or no delimiter is required; otherwise only the other lines are looked at.
     blank_expr = (raw.str.strip_chars() == "").alias("blank")
@@ -662,7 +692,7 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     frame = parsed.select([f"f{i}" for i in positions]).with_columns(good_lines.alias("source_line"))
     label = layout.encoding + (" (lossy)" if lossy else "")
     return _Structured(frame, bad, {key: f"f{i}" for key, i in needed.items()}, blank_lines, label,
-                       _line_fetcher(source))
+                       _line_fetcher(source), trimmed=trimmed)
 
 
 def _no_bad() -> pl.DataFrame:
@@ -881,6 +911,11 @@ def _by_distinct(frame: pl.DataFrame, keys: list[str], *exprs: pl.Expr) -> pl.Da
     in row order: values such as dates, case numbers and dispositions repeat a lot. Only the key
     columns go through the join, so the wide frame is never copied."""
     distinct = _lazy(frame.select(keys).unique()).with_columns(*exprs).collect(engine="in-memory")
+    return _attach(frame, keys, distinct)
+
+
+def _attach(frame: pl.DataFrame, keys: list[str], distinct: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the other columns of ``distinct`` (one row per distinct key) joined on."""
     added = [c for c in distinct.columns if c not in keys]
     mapped = frame.select(keys).join(distinct, on=keys, how="left", nulls_equal=True, maintain_order="left")
     # One chunk, like the frame: otherwise the next operation realigns (copies) every column.
@@ -910,7 +945,9 @@ def _surname_present(name: pl.Expr) -> pl.Expr:
 def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(accepted rows in ROW_SCHEMA, quarantine in model.QUARANTINE) for one file."""
     mapped = {fname: _field_expr(fname, spec, structured.columns) for fname, spec in layout.fields.items()}
-    structured.frame = _trimmed(structured.frame.with_columns(pl.exclude("source_line").cast(pl.String)))
+    structured.frame = structured.frame.with_columns(pl.exclude("source_line").cast(pl.String))
+    if not structured.trimmed:
+        structured.frame = _trimmed(structured.frame)
     df = _lazy(structured.frame).select(
         "source_line",
         *[expr.alias(f"v_{fname}") for fname, expr in mapped.items()],
@@ -926,15 +963,14 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
     # their year is the pivot for the date of birth).
     date_fields = [f for f in DATE_FIELDS if f in v]
     fast = [f for f in date_fields if not table_kind and layout.date_format(f) not in dates.TWO_DIGIT_YEAR_FORMATS]
-    if fast:
-        # Four-digit years: no century rule, so one cached strptime per row beats a distinct map.
-        df = _lazy(df).with_columns(*[
-            dates.parse_four_digit_year(v[f], layout.date_format(f),
-                                        latest_year=as_of_year if f == "dob" else as_of_year + 1).alias(f"_d_{f}")
-            for f in fast
-        ]).collect(engine="in-memory")
-        for f in fast:
-            df = df.with_columns(_missing_flags(df, f"v_{f}", f"_d_{f}").alias(f"_m_{f}"))
+    for f in fast:
+        # Four-digit years need no century rule: the date, whether it is missing and its ISO text
+        # depend on the text alone, so they are computed once per distinct value.
+        distinct = df.select(f"v_{f}").unique().with_columns(dates.parse_four_digit_year(
+            v[f], layout.date_format(f), latest_year=as_of_year if f == "dob" else as_of_year + 1).alias(f"_d_{f}"))
+        distinct = distinct.with_columns(_missing_flags(distinct, f"v_{f}", f"_d_{f}").alias(f"_m_{f}"),
+                                         dates.to_iso(pl.col(f"_d_{f}")).alias(f"_iso_{f}"))
+        df = _attach(df, [f"v_{f}"], distinct)
     for f in date_fields:
         if f in fast:
             continue
@@ -1023,7 +1059,7 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
         pl.lit(SOURCE).alias("source"), pl.lit(file).alias("source_file"), "source_line",
         pl.col("_reason").alias("reason"), pl.col("_detail").alias("detail"), "raw",
     )
-    keep = ["source_line", *[c for c in df.columns if c.startswith(("v_", "_d_", "_m_"))], "_name", "_case",
+    keep = ["source_line", *[c for c in df.columns if c.startswith(("v_", "_d_", "_m_", "_iso_"))], "_name", "_case",
             "_case_base", "_defendant_suffix"]
     accepted = df.select(keep).filter(df["_reason"].is_null())
     del df
@@ -1041,7 +1077,8 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
     rows = accepted.select(
         *[
             (
-                dates.to_iso(pl.col(f"_d_{f}")) if f in date_fields
+                pl.col(f"_iso_{f}") if f in fast
+                else dates.to_iso(pl.col(f"_d_{f}")) if f in date_fields
                 else pl.col("_name") if f == "name"
                 else v.get(f, null)
             ).alias(f)
