@@ -44,8 +44,11 @@ from bench.harness import ROOT, Case
 SEED = 58
 COMPUTE_AT = "2026-01-01"
 TOTAL_ROWS = {"1M": 1_000_000, "10M": 10_000_000}
-# Fits the generator's three case-number styles (BA336486, 97CJ04567-01, 13F07014, SCD123456A).
-CASE_NUMBER_PATTERN = r"^(?:\d{2})?[A-Z]{1,3}\d{4,7}[A-Z]?(?:-\d{2,3})?$"
+# Fits every number the generator writes (BA336486, 97CJ04567-01, 13F07014, SCD123456A, and
+# all-digit forms such as 62002421 where a county's prefix is numeric): letters and digits, an
+# optional defendant suffix. (The first statewide run found the narrower LA-style pattern blocking
+# Placer's delivery at the case-number gate, as it should.)
+CASE_NUMBER_PATTERN = r"^[A-Z0-9]{5,20}(?:-\d{2,3})?$"
 TIMEOUT_S = 4 * 3600
 
 
