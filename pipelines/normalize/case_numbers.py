@@ -110,16 +110,19 @@ def case_number_keys(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     if int(plain.sum()) == frame.height:
         return frame.with_columns(raw.alias("normalized"), raw.alias("base"),
                                   pl.lit(None, dtype=pl.String).alias("defendant_suffix"))
-    rest = frame.select(raw.alias("_raw")).filter(~plain).unique()
-    parts = _parts_of_distinct(rest).select("_raw", *KEYS)
-    mapped = frame.select(raw.alias("_raw")).join(parts, on="_raw", how="left", nulls_equal=True,
-                                                   maintain_order="left")
-    keys = mapped.select(
-        pl.when(plain).then(pl.col("_raw")).otherwise(pl.col("normalized")).alias("normalized"),
-        pl.when(plain).then(pl.col("_raw")).otherwise(pl.col("base")).alias("base"),
-        pl.when(plain).then(None).otherwise(pl.col("defendant_suffix")).alias("defendant_suffix"),
-    )
-    return pl.concat([frame.drop([k for k in KEYS if k in frame.columns]), keys.rechunk()], how="horizontal")
+    # Only the other rows are looked up, and their keys are put back in place.
+    values = frame.select(raw.alias("_raw")).to_series()
+    other = (~plain).arg_true()
+    rest = values.gather(other).to_frame()
+    parts = _parts_of_distinct(rest.unique()).select("_raw", *KEYS)
+    mapped = rest.join(parts, on="_raw", how="left", nulls_equal=True, maintain_order="left")
+    keys = pl.DataFrame([
+        values.clone().scatter(other, mapped["normalized"]).alias("normalized"),
+        values.clone().scatter(other, mapped["base"]).alias("base"),
+        pl.repeat(None, frame.height, dtype=pl.String, eager=True).scatter(other, mapped["defendant_suffix"])
+        .alias("defendant_suffix"),
+    ])
+    return pl.concat([frame.drop([k for k in KEYS if k in frame.columns]), keys], how="horizontal")
 
 
 def case_number_frame(frame: pl.DataFrame, column: str) -> pl.DataFrame:

@@ -562,6 +562,12 @@ def _check_head(path: Path, layout: Layout) -> None:
                              f"not a text extract; {stop}", file=path.name, kind="OTHER")
 
 
+def _line_mask(lines: pl.DataFrame, cond: pl.Expr) -> pl.Series:
+    """``cond`` over every line, on all cores: one pattern over one column runs on one thread in
+    the in-memory engine, the streaming engine splits the lines between threads."""
+    return lines.lazy().select(cond.alias("mask")).collect(engine="streaming").to_series().rechunk()
+
+
 def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     name = path.name
     _check_head(path, layout)
@@ -613,7 +619,7 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
     trimmed_re = f"^{trim_field}(?:{d}{trim_field}){count_re}$"
     head = lines.head(1000)
     if head.height and head.select(raw.str.contains(trimmed_re).all()).item():
-        good_mask = lines.select(raw.str.contains(trimmed_re) & decodable).to_series()
+        good_mask = _line_mask(lines, raw.str.contains(trimmed_re) & decodable)
         other = (~good_mask).arg_true()
         trimmed = True
         if other.len():
@@ -621,7 +627,7 @@ def _structure_delimited(path: Path, layout: Layout) -> _Structured:
             good_mask = good_mask.scatter(other, again)
             trimmed = not again.any()
     else:
-        good_mask = lines.select(raw.str.contains(good_re) & decodable).to_series()
+        good_mask = _line_mask(lines, raw.str.contains(good_re) & decodable)
         trimmed = False
     # Blank lines: a good line holds a delimiter, so it is blank only when the delimiter is
     # whitespace or no delimiter is required; otherwise only the other lines are looked at.
