@@ -320,14 +320,19 @@ def _write_with_cells(frame: pl.DataFrame, cells: pl.DataFrame, at: pl.Series, p
 
 # ---------------------------------------------------------------------------------------------
 # The summary JSON.
-def _full_relief(convictions: pl.DataFrame, which: pl.Expr, relieved: pl.Expr) -> int:
-    """People for whom every conviction passing `which` (and at least one) gets `relieved`."""
-    per_person = (
-        convictions.filter(which)
-        .group_by("person_id")
-        .agg(pl.len().alias("n"), relieved.fill_null(False).sum().alias("relieved"))
+def _full_relief(convictions: pl.DataFrame, counts: dict[str, tuple[pl.Expr, pl.Expr]]) -> dict[str, int]:
+    """For each name: people for whom every conviction passing `which` (and at least one) gets
+    `relieved`, given as {name: (which, relieved)}. One grouping by person for all of them."""
+    flags = []  # per conviction first (a literal `which` becomes a column), then summed per person
+    for i, (which, relieved) in enumerate(counts.values()):
+        passing = which.fill_null(False)
+        flags += [passing.alias(f"n{i}"), (passing & relieved.fill_null(False)).alias(f"r{i}")]
+    per_person = convictions.select("person_id", *flags).group_by("person_id").agg(pl.all().sum())
+    totals = per_person.select(
+        ((pl.col(f"n{i}") > 0) & (pl.col(f"n{i}") == pl.col(f"r{i}"))).sum().alias(name)
+        for i, name in enumerate(counts)
     )
-    return per_person.filter(pl.col("n") == pl.col("relieved")).height
+    return {name: int(totals[name].item()) for name in counts}
 
 
 def _sorted_counts(frame: pl.DataFrame, key: str) -> dict[str, int]:
@@ -362,12 +367,16 @@ def summary(
     # "Dismiss all Prop 64" hypothetical: every cannabis conviction in the county dismissed.
     all_dismissed = pl.col("in_county") & pl.col("is_cannabis")
 
-    def relief_block(dismiss: pl.Expr, relieve: pl.Expr) -> dict[str, int]:
+    def relief_block(dismiss: pl.Expr, relieve: pl.Expr) -> dict[str, tuple[pl.Expr, pl.Expr]]:
         return {
-            "CountSubjectsNoConviction": _full_relief(conv, pl.lit(True), dismiss),
-            "CountSubjectsNoConvictionLast7Years": _full_relief(conv, recent, dismiss),
-            "CountSubjectsNoFelony": _full_relief(conv, pl.col("is_felony").fill_null(False), relieve),
+            "CountSubjectsNoConviction": (pl.lit(True), dismiss),
+            "CountSubjectsNoConvictionLast7Years": (recent, dismiss),
+            "CountSubjectsNoFelony": (pl.col("is_felony").fill_null(False), relieve),
         }
+
+    blocks = {"current": relief_block(dismissed, relieved), "all": relief_block(all_dismissed, all_dismissed)}
+    relief = _full_relief(conv, {f"{b}:{k}": v for b, block in blocks.items() for k, v in block.items()})
+    current, all_prop64 = ({k: relief[f"{b}:{k}"] for k in blocks[b]} for b in blocks)
 
     earliest = county_cannabis["conviction_date"].min()
     tally = {r.id: r.tally for r in policy.rules}
@@ -390,8 +399,8 @@ def summary(
         "earliestConviction": f"{(earliest or compute_at).isoformat()}T00:00:00Z",
         "lineCount": line_count,
         "processingTimeInSeconds": processing_seconds,
-        "reliefWithCurrentEligibilityChoices": relief_block(dismissed, relieved),
-        "reliefWithDismissAllProp64": relief_block(all_dismissed, all_dismissed),
+        "reliefWithCurrentEligibilityChoices": current,
+        "reliefWithDismissAllProp64": all_prop64,
         "prop64ConvictionsCountInCountyByCodeSection": _sorted_counts(county_cannabis, "cannabis_section"),
         "subjectsWithProp64ConvictionCountInCounty": county_cannabis["person_id"].n_unique(),
         "prop64FelonyConvictionsCountInCounty": county_cannabis.filter(pl.col("is_felony").fill_null(False)).height,
