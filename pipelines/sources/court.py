@@ -1354,7 +1354,8 @@ def _prepare_rows(rows: pl.DataFrame | pl.LazyFrame, county: str, *, ids: bool =
 
 
 def _has_digit(c: str) -> pl.Expr:
-    return pl.col(c).filter(pl.col(c).str.contains(r"\d"))
+    """The value where it holds a digit, else null (placeholders such as ``x`` are skipped)."""
+    return pl.when(pl.col(c).str.contains(r"\d")).then(pl.col(c))
 
 
 def _conflict_lists(persons: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
@@ -1384,19 +1385,20 @@ def court_persons(rows: pl.DataFrame | pl.LazyFrame, *, county: str) -> pl.DataF
     # per person is far cheaper than counting distinct strings).
     keys = {"cii": "cii", "ssn": "ssn", "cdl": "dl_number", "dob": "dob", "name": "name"}
     clean = {"cii", "ssn", "cdl"}  # written with or without punctuation; names and DOBs as read
+    # (only cleaned when some value is not upper-case letters and digits already)
+    clean = {f for f, dirty in df.select(*[pl.col(keys[f]).str.contains("[^0-9A-Z]").any().alias(f) for f in clean])
+             .row(0, named=True).items() if dirty}
+    identifiers = ("cii", "ssn", "dl_number", "fbi")
     df = df.with_columns(*[
         pl.when(pl.col(src).is_not_null())
         .then((pl.col(src).str.replace_all(r"[^0-9A-Za-z]", "").str.to_uppercase() if f in clean
                else pl.col(src)).hash(seed=3))
         .alias(f"_h_{f}")
         for f, src in keys.items()
-    ])
+    ], *[_has_digit(c).alias(f"_id_{c}") for c in identifiers])
     persons = df.group_by("_county", "_pkey", maintain_order=True).agg(
         pl.col("_person_key").first(ignore_nulls=True).alias("source_person_key"),
-        _has_digit("cii").first().alias("cii"),
-        _has_digit("ssn").first().alias("ssn"),
-        _has_digit("dl_number").first().alias("dl_number"),
-        _has_digit("fbi").first().alias("fbi"),
+        *[pl.col(f"_id_{c}").first(ignore_nulls=True).alias(c) for c in identifiers],
         *[pl.col(c).first(ignore_nulls=True).alias(c) for c in ("name", "name_format", "dob", "gender", "race")],
         *[pl.col(c).first() for c in model.LINEAGE],
         pl.len().cast(pl.Int64).alias("rows"),
