@@ -379,3 +379,37 @@ def test_input_lines_that_do_not_match_the_rows_fail(tmp_path):
         src.write_bytes(b"".join(changed))
         with pytest.raises(ConservationError, match="input lines echoed"):
             gogen.write_results(rows, decided, AT, tmp_path, inputs=inputs)
+
+
+def test_explanations_are_each_conviction_s_tried_rules_in_order():
+    """The reviewer's file: per conviction (count_id order) one row per rule tried, up to the one
+    that decided, with the facts that rule looked at; the same as building each rule's rows and
+    sorting them."""
+    from pipelines.eligibility import explanations_long
+    from pipelines.eligibility.engine import fact_text
+
+    counts, persons = records({
+        "z": person("1960-01-01", convicted("2014-01-01", "HS 11359", level="M")),
+        "a": person("1970-01-01", convicted("2012-06-01", "HS 11359"), convicted("2001-01-01", "PC 459", level="M"),
+                    convicted("1999-01-01", "HS 11357")),
+        "c": person("2001-01-01", convicted("2010-01-01", "HS 11358"), convicted("2015-01-01", "PC 187")),
+        "d": person(None, convicted("2011-01-01", "HS 11360")),
+    })
+    policy = load_policy("los_angeles")
+    decided = determine(counts, persons, policy=policy, county="LOS ANGELES", compute_at=AT)
+    got = explanations_long(decided, policy)
+    order = {r.id: i for i, r in enumerate(policy.rules)}
+    tried = decided.with_columns(pl.col("rule_id").replace_strict(order, return_dtype=pl.Int32).alias("_rule"))
+    expected = pl.concat([
+        tried.filter(pl.col("_rule") >= i).select(
+            "count_id", pl.lit(i + 1, dtype=pl.Int32).alias("step"), pl.lit(rule.id).alias("rule_id"),
+            pl.lit(rule.condition.text()).alias("condition"), (pl.col("_rule") == i).alias("applied"),
+            pl.concat_str([pl.concat_str([pl.lit(f + "="), fact_text(f)]) for f in rule.condition.facts()],
+                          separator=", ").alias("facts") if rule.condition.facts() else pl.lit("").alias("facts"),
+            pl.when(pl.col("_rule") == i).then(pl.col("determination")).alias("determination"),
+        )
+        for i, rule in enumerate(policy.rules)
+    ]).sort("count_id", "step")
+    assert got.equals(expected)
+    assert got.height > decided.height > 3 and got["count_id"].n_unique() == decided.height
+    assert got.group_by("count_id").agg(pl.col("applied").sum())["applied"].to_list() == [1] * decided.height

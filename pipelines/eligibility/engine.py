@@ -195,31 +195,50 @@ def explanation(policy: Policy) -> pl.Expr:
 
 
 def explanations_long(determinations: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """One row per (conviction, rule tried): the reviewer's file. Built from `determine`'s output."""
+    """One row per (conviction, rule tried): the reviewer's file. Built from `determine`'s output.
+
+    In count_id order, then rule order. The rows are laid out in that order from the start (each
+    conviction's tried rules, exploded), and the facts text of each rule, computed only for the
+    convictions that tried it, is picked by position: nothing wide is sorted.
+    """
     order = {r.id: i for i, r in enumerate(policy.rules)}
     base = determinations.select(
         "count_id", "person_id", "determination",
         pl.col("rule_id").replace_strict(order, return_dtype=pl.Int32).alias("_rule"),
         *[c for c in determinations.columns if c in FACTS and c not in ("count_id", "person_id")],
-    )
-    frames = []
-    for i, rule in enumerate(policy.rules):
-        facts = [f for f in rule.condition.facts() if f in base.columns]
-        tried = base.filter(pl.col("_rule") >= i)
-        if tried.is_empty():
-            continue
-        frames.append(tried.select(
-            "count_id",
-            pl.lit(i + 1, dtype=pl.Int32).alias("step"),
-            pl.lit(rule.id).alias("rule_id"),
-            pl.lit(rule.condition.text()).alias("condition"),
-            (pl.col("_rule") == i).alias("applied"),
-            pl.concat_str([pl.concat_str([pl.lit(f + "="), fact_text(f)]) for f in facts], separator=", ")
-            .alias("facts") if facts else pl.lit("").alias("facts"),
-            pl.when(pl.col("_rule") == i).then(pl.col("determination")).alias("determination"),
-        ))
-    if not frames:
+    ).filter(pl.col("_rule").is_not_null()).sort("count_id")  # count_id is unique: a total order
+    if base.is_empty():
         return pl.DataFrame(schema={"count_id": pl.String, "step": pl.Int32, "rule_id": pl.String,
                                     "condition": pl.String, "applied": pl.Boolean, "facts": pl.String,
                                     "determination": pl.String})
-    return pl.concat(frames).sort(["count_id", "step"])
+    texts, start = [], {}
+    for i, rule in enumerate(policy.rules):
+        facts = [f for f in rule.condition.facts() if f in base.columns]
+        tried = base.filter(pl.col("_rule") >= i)
+        start[i] = sum(t.len() for t in texts)
+        texts.append(
+            tried.select(pl.concat_str([pl.concat_str([pl.lit(f + "="), fact_text(f)]) for f in facts],
+                                       separator=", ")).to_series()
+            if facts else pl.repeat("", tried.height, dtype=pl.String, eager=True)
+        )
+    step = pl.col("_step")
+    applied = step == pl.col("_rule")
+    return (
+        base.select("count_id", "determination", "_rule",
+                    pl.int_ranges(0, pl.col("_rule") + 1, dtype=pl.Int32).alias("_step"))
+        .explode("_step")
+        .select(
+            "count_id",
+            (step + 1).alias("step"),
+            step.replace_strict({i: r.id for i, r in enumerate(policy.rules)}, return_dtype=pl.String)
+            .alias("rule_id"),
+            step.replace_strict({i: r.condition.text() for i, r in enumerate(policy.rules)}, return_dtype=pl.String)
+            .alias("condition"),
+            applied.alias("applied"),
+            # The k-th conviction that tried rule i has its text at start[i] + k.
+            pl.lit(pl.concat(texts).alias("facts"))
+            .gather(step.replace_strict(start, return_dtype=pl.Int64) + pl.int_range(pl.len()).over("_step"))
+            .alias("facts"),
+            pl.when(applied).then(pl.col("determination")).alias("determination"),
+        )
+    )
