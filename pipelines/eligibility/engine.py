@@ -187,10 +187,10 @@ def explanation(policy: Policy) -> pl.Expr:
         else:
             shown = pl.lit("")
         head = f"{i + 1} {rule.id}: "
-        parts.append(
-            pl.when(idx > i).then(pl.concat_str([pl.lit(head + "no"), shown]))
-            .when(idx == i).then(pl.concat_str([pl.lit(head + "APPLIES"), shown, pl.lit(f" => {rule.determination}")]))
-        )
+        # Null for a rule not tried (dropped by the separator join); `shown` is built once.
+        verdict = pl.when(idx > i).then(pl.lit(head + "no")).when(idx == i).then(pl.lit(head + "APPLIES"))
+        outcome = pl.when(idx == i).then(pl.lit(f" => {rule.determination}")).otherwise(pl.lit(""))
+        parts.append(pl.concat_str([verdict, shown, outcome]))
     return pl.concat_str(parts, separator=" | ", ignore_nulls=True)
 
 
