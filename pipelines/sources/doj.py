@@ -456,6 +456,82 @@ def _read_block_quickly(data: bytes, first: bool, *, name: str, keep: list[str],
                   has_header=has_header, lossy=False)
 
 
+def _scan_file(path: Path, name: str) -> tuple[bool, int, int, list[str]] | None:
+    """For _read_file_quickly: (has_header, data lines, commas outside the header, the first data
+    line's comma columns) when every block of the file passes _read_block_quickly's byte checks
+    (no NUL byte, quotes at field edges) and holds at least 94 commas per line; else None, as soon
+    as a block fails. The file is read into one reused buffer: memory stays bounded and no page
+    is allocated twice."""
+    buffer = bytearray(_BLOCK_BYTES)
+    view = memoryview(buffer)
+    has_header, lines, commas, columns, first, carry = False, 0, 0, [], True, 0
+    with path.open("rb") as f:
+        while True:
+            n = carry + f.readinto(view[carry:])
+            last = n < len(buffer)
+            cut = n if last else buffer.rfind(b"\n", 0, n) + 1
+            if cut == 0:  # a line as long as a block: the block reader explains
+                return None
+            start = 0
+            if first:
+                if buffer.startswith(_BOM):
+                    return None
+                has_header = buffer.startswith(b"RECORD_ID")
+                if has_header:
+                    header_end = buffer.find(b"\n", 0, cut)
+                    start = cut if header_end < 0 else header_end + 1
+                    _check_header(bytes(view[:start]).decode("utf-8", "replace").rstrip("\r\n"), name)
+                columns = _comma_columns(bytes(view[start:min(cut, start + _MAX_LINE_BYTES)]), 0, list(model.DOJ_COLUMNS))
+            if buffer.find(b"\0", start, cut) >= 0:
+                return None
+            arr = np.frombuffer(buffer, dtype=np.uint8, count=cut)[start:]
+            quotes, block_commas, line_feeds = _scan(arr)
+            block_lines = line_feeds + (last and cut > start and buffer[cut - 1] != 0x0A)
+            ok = _quotes_at_field_edges(arr, quotes) and block_commas >= (model.DOJ_FIELD_COUNT - 1) * block_lines
+            del arr
+            if not ok:
+                return None
+            lines += block_lines
+            commas += block_commas
+            first = False
+            if last:
+                return has_header, lines, commas, columns
+            carry = n - cut
+            buffer[:carry] = bytes(view[cut:n])
+
+
+def _read_file_quickly(path: Path, name: str, keep: list[str]) -> _Block | None:
+    """The whole file parsed by Polars in one go (it reads the file itself, in parallel), when
+    that is provably safe, as one _Block; else None and the file is read in blocks. The proof is
+    _read_block_quickly's, made for the whole file: _scan_file's byte checks, then the parse
+    (valid UTF-8, one row per line, END_OF_REC on every row) and the separator count."""
+    scanned = _scan_file(path, name)
+    if scanned is None:
+        return None
+    has_header, n_rows, commas, comma_columns = scanned
+    if n_rows == 0:
+        return None
+    wanted = keep if "END_OF_REC" in keep else [*keep, "END_OF_REC"]
+    try:
+        rows = _parse(path, skip_lines=int(has_header), keep=[c for c in model.DOJ_COLUMNS if c in wanted], lossy=False)
+    except pl.exceptions.PolarsError:
+        return None
+    if rows.height != n_rows or (rows["END_OF_REC"] == "").any():
+        return None
+    separators = (model.DOJ_FIELD_COUNT - 1) * n_rows
+    if commas != separators and all(  # the first line's comma columns, then every column read
+        commas - _commas_in_values(rows, columns) != separators
+        for columns in ([c for c in comma_columns if c in wanted], rows.columns)
+    ):
+        return None
+    n_lines = n_rows + has_header
+    rows = rows.select(keep).rechunk().with_columns(
+        pl.int_range(1 + has_header, 1 + n_lines, dtype=pl.Int64).alias("source_line")
+    )
+    return _Block(rows=rows, quarantine=model.empty(model.QUARANTINE), lines=n_lines, blank=0,
+                  has_header=has_header, lossy=False)
+
+
 class _BadLine(Exception):
     """Strict mode: the first unreadable line of a block (line numbered within the block)."""
 
@@ -526,6 +602,23 @@ def _read_block(data: bytes, first: bool, *, name: str, mode: str, keep: list[st
                   lossy=lossy)
 
 
+def _read_blocks(path: Path, name: str, mode: str, keep: list[str], raw_lines: bool, take) -> None:
+    """Read the file in blocks of whole lines, two worked on at once; `take` gets each one's
+    (future of _read_block, size in bytes), in file order."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending: deque = deque()
+        first = True
+        for data in _blocks(path):
+            pending.append((pool.submit(_read_block, data, first, name=name, mode=mode, keep=keep,
+                                        raw_lines=raw_lines), len(data)))
+            first = False
+            del data
+            if len(pending) >= 2:
+                take(pending.popleft())
+        while pending:
+            take(pending.popleft())
+
+
 def _read_file(path: Path, mode: str, keep: list[str], raw_lines: bool = False
                ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     name = path.name
@@ -556,20 +649,15 @@ def _read_file(path: Path, mode: str, keep: list[str], raw_lines: bool = False
 
     offsets.append(0)
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            pending: deque = deque()
-            first = True
-            for data in _blocks(path):
-                pending.append((pool.submit(_read_block, data, first, name=name, mode=mode, keep=keep,
-                                            raw_lines=raw_lines), len(data)))
-                first = False
-                del data
-                if len(pending) >= 2:
-                    take(pending.popleft())
-            while pending:
-                take(pending.popleft())
+        whole = None if raw_lines else _read_file_quickly(path, name, keep)
+        if whole is not None:
+            blocks.append(whole)
+            offsets.append(whole.lines)
+        else:
+            _read_blocks(path, name, mode, keep, raw_lines, take)
     except OSError as e:
         raise InputError(f"cannot read the file ({e.strerror or e})", file=name, kind="OTHER") from e
+
 
     def numbered(frame: pl.DataFrame, offset: int) -> pl.DataFrame:  # block line numbers -> file line numbers
         return frame.with_columns(pl.col("source_line") + offset) if offset and frame.height else frame
