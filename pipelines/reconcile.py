@@ -87,9 +87,12 @@ def person_keys(person_links: pl.DataFrame) -> pl.DataFrame:
 def _keyed(counts: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
     # A court extract's own person key column (a reader extra) is not the unified key.
     counts = counts.drop("person_key", strict=False)
-    return counts.join(keys.select("person_id", "person_key"), on="person_id", how="left").with_columns(
-        pl.coalesce("person_key", "person_id").alias("person_key")
+    # The key is looked up on the person column alone and added beside the others: a join of the
+    # whole frame would copy every column (a million wide count rows).
+    found = counts.select("person_id").join(
+        keys.select("person_id", "person_key"), on="person_id", how="left", maintain_order="left"
     )
+    return counts.with_columns(pl.coalesce(found["person_key"], counts["person_id"]).alias("person_key"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,32 +492,37 @@ def unified_history(
         pl.col("court_count_id").alias("count_id")
     )
     cannabis_ids = inputs.court_cannabis.select("count_id")
-    court_known = court.join(known, on="person_key", how="semi")
-    court_unknown = court.join(known, on="person_key", how="anti")
-    added = [court_known.join(court_only_ids, on="count_id", how="semi")]
+    is_known = pl.col("person_key").is_in(known["person_key"].implode())
+    added = pl.col("count_id").is_in(court_only_ids["count_id"].implode())
     if court_cases_missing_from_doj:
         doj_bases = inputs.doj_case_bases
         court_bases = inputs.court_case_index.select("count_id", "person_key", "case_bases").join(
             known, on="person_key", how="semi"
         )
-        in_doj_case = court_bases.join(doj_bases, on=["person_key", "case_bases"], how="semi").select("count_id").unique()
-        missing_case = court_known.join(in_doj_case, on="count_id", how="anti").join(
-            cannabis_ids, on="count_id", how="anti"  # cannabis counts are decided by reconciliation
-        )
-        added.append(missing_case)
+        in_doj_case = court_bases.join(doj_bases, on=["person_key", "case_bases"], how="semi")["count_id"].unique()
+        # cannabis counts are decided by reconciliation
+        added = added | ~(pl.col("count_id").is_in(in_doj_case.implode())
+                          | pl.col("count_id").is_in(cannabis_ids["count_id"].implode()))
 
-    def finish(frame: pl.DataFrame, basis: str, court_only: bool) -> pl.DataFrame:
+    def finish(frame: pl.DataFrame, basis: str | pl.Expr, court_only: bool) -> pl.DataFrame:
         return frame.with_columns(
             pl.col("person_id").alias("source_person_id"),
             pl.col("person_key").alias("person_id"),
-            pl.lit(basis).alias("history_basis"),
+            (pl.lit(basis) if isinstance(basis, str) else basis).alias("history_basis"),
             pl.lit(court_only).alias("is_court_only"),
         )
 
+    # One pass over the court counts (a known person's added counts, an unknown person's all),
+    # not a copy per part; a known person's added counts are taken once per count id.
+    court_rows = court.filter(~is_known | added)
+    if court_rows.filter(is_known)["count_id"].is_duplicated().any():
+        court_rows = pl.concat([
+            court_rows.filter(is_known).unique("count_id", keep="first", maintain_order=True),
+            court_rows.filter(~is_known),
+        ])
     parts = [
         finish(doj, "doj+court", False),
-        finish(pl.concat(added, how="vertical_relaxed").unique("count_id", keep="first"), "doj+court", True),
-        finish(court_unknown, "court_only", True),
+        finish(court_rows, pl.when(is_known).then(pl.lit("doj+court")).otherwise(pl.lit("court_only")), True),
     ]
     schema = {**COUNT, "history_basis": pl.String, "is_court_only": pl.Boolean, "source_person_id": pl.String}
     history = pl.concat([conform(p, schema, extra=False) for p in parts], how="vertical")
