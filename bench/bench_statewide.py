@@ -12,11 +12,13 @@ config in the config directory (AUTOCLEAR_CONFIG_DIR, else config/). So the benc
 directory of its own, bench/out/data/statewide/<scale>/config/: the shipped layouts/ and delivery/
 folders, and one counties/<slug>.yaml per county —
 
-- for the 8 shipped counties, their own config (policy, policy parameters, case-number pattern)
-  with three changes: court_layouts [generic_csv] (what the generator writes), an outbox in the
-  bench's work folder as delivery target (San Diego ships an SFTP target), and drop folders;
-- for the other 50, the template's choices (policy `configurable`), the Los Angeles case-number
-  pattern (it fits all three of the generator's numbering styles) and an outbox;
+- for the 8 shipped counties, their own config (policy, policy parameters) with four changes:
+  court_layouts [generic_csv] (what the generator writes), an outbox in the bench's work folder as
+  delivery target (San Diego ships an SFTP target), drop folders, and the case-number pattern;
+- for the other 50, the template's choices (policy `configurable`) and an outbox;
+- every county's case-number pattern is CASE_NUMBER_PATTERN, which fits all the generator's
+  numbering (the generator does not write each court's real style: San Francisco's shipped
+  pattern is all digits, and the delivery gate rightly blocks numbers outside a county's pattern);
 - drop folders: the county's generated DOJ file and court extract. The DAG run takes the newest
   file of each (one each here), which is how a deployed statewide run finds its inputs.
 
@@ -87,6 +89,9 @@ def write_config_dir(base: Path, counties: dict) -> Path:
             "schedule": "0 2 * * 1", "ledger_url_env": "AUTOCLEAR_LEDGER_URL",
         }
         config["court_layouts"] = ["generic_csv"]
+        # The generator numbers cases in three styles of its own, not each court's real one (San
+        # Francisco's shipped pattern is all digits): every county checks against one that fits them.
+        config["case_number_pattern"] = CASE_NUMBER_PATTERN
         config["delivery"] = {"layout": config.get("delivery", {}).get("layout", "delimited"),
                               "target": {"kind": "outbox", "path": f"outbox/{slug}"}}
         config["drop_folders"] = {"doj": str(Path(c["doj"][0]).parent), "court": str(Path(c["court"][0]).parent)}
