@@ -951,7 +951,8 @@ def _surname_present(name: pl.Expr) -> pl.Expr:
 def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(accepted rows in ROW_SCHEMA, quarantine in model.QUARANTINE) for one file."""
     mapped = {fname: _field_expr(fname, spec, structured.columns) for fname, spec in layout.fields.items()}
-    structured.frame = structured.frame.with_columns(pl.exclude("source_line").cast(pl.String))
+    if any(t != pl.String for c, t in structured.frame.schema.items() if c != "source_line"):
+        structured.frame = structured.frame.with_columns(pl.exclude("source_line").cast(pl.String))
     if not structured.trimmed:
         structured.frame = _trimmed(structured.frame)
     df = _lazy(structured.frame).select(
@@ -1067,7 +1068,7 @@ def _interpret(structured: _Structured, layout: Layout, *, file: str, as_of_year
     )
     keep = ["source_line", *[c for c in df.columns if c.startswith(("v_", "_d_", "_m_", "_iso_"))], "_name", "_case",
             "_case_base", "_defendant_suffix"]
-    accepted = df.select(keep).filter(df["_reason"].is_null())
+    accepted = df.select(keep).filter(df["_reason"].is_null()) if rejected.height else df.select(keep)
     del df
     accepted = _by_distinct(
         accepted, [f"v_{f}" for f in ("disposition_code", "disposition") if f in v],
