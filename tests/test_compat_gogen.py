@@ -379,6 +379,14 @@ def test_input_lines_that_do_not_match_the_rows_fail(tmp_path):
         src.write_bytes(b"".join(changed))
         with pytest.raises(ConservationError, match="input lines echoed"):
             gogen.write_results(rows, decided, AT, tmp_path, inputs=inputs)
+    # The command notices any change (size or modification time) before echoing a line.
+    from dataclasses import replace
+
+    from pipelines.errors import InputError
+
+    versioned = [replace(f, version=(f.path.stat().st_size + 1, f.path.stat().st_mtime_ns)) for f in inputs]
+    with pytest.raises(InputError, match="changed while it was being processed"):
+        gogen.write_results(rows, decided, AT, tmp_path, inputs=versioned)
 
 
 def test_explanations_are_each_conviction_s_tried_rules_in_order():

@@ -93,13 +93,15 @@ def run_doj(
     # writer reads the lines again from the files (700 MB at 2M rows never held in memory).
     wanted = {*CANONICAL_INPUT_COLUMNS, *gogen.CONDENSED_COLUMNS}
     paths = [Path(p) for p in inputs]
+    versions = [gogen.file_version(p) if p.is_file() else None for p in paths]
     read = read_doj(paths, mode="strict" if strict else "quarantine",
                     columns=[c for c in model.DOJ_COLUMNS if c in wanted])
     rows, quarantine, stats = read.rows, read.quarantine, read.stats
     del read  # the columns only the canonical records need go as soon as they are built
     sources = [
-        gogen.InputFile(path=path, **{k: v for k, v in stat.items() if k in gogen.InputFile.__dataclass_fields__})
-        for path, stat in zip(paths, stats.iter_rows(named=True), strict=True)
+        gogen.InputFile(path=path, version=version,
+                        **{k: v for k, v in stat.items() if k in gogen.InputFile.__dataclass_fields__})
+        for path, version, stat in zip(paths, versions, stats.iter_rows(named=True), strict=True)
     ]
     step("facts")
     persons = doj_persons(rows)

@@ -22,7 +22,7 @@ import polars as pl
 
 from pipelines import model
 from pipelines.eligibility.policy import Policy
-from pipelines.errors import ConservationError
+from pipelines.errors import ConservationError, InputError
 
 ELIGIBILITY_COLUMNS: tuple[str, ...] = (
     "Case Number",
@@ -178,6 +178,13 @@ class InputFile:
     blank_lines: int
     has_header: bool
     encoding: str
+    version: tuple[int, int] | None = None  # (size, modification time in ns) when it was read
+
+
+def file_version(path: Path) -> tuple[int, int]:
+    """What tells whether a file changed since it was read: size and modification time."""
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 def write_results(rows: pl.DataFrame, determinations: pl.DataFrame, compute_at: date, outputs: Path, *,
@@ -269,12 +276,16 @@ def _input_lines(inputs: Sequence[InputFile]) -> pl.LazyFrame:
 
     A file the reader took whole (UTF-8, no blank or quarantined line) is scanned again, streaming:
     its lines after the header are its rows, one for one. Any other file is read again by the
-    reader, with its lines.
+    reader, with its lines. A file changed since it was read (size or modification time) stops
+    the run: its lines would no longer be the rows decided.
     """
     from pipelines.sources.doj import UTF8, read_doj  # noqa: PLC0415
 
     parts = []
     for source in inputs:
+        if source.version is not None and file_version(source.path) != source.version:
+            raise InputError("the file changed while it was being processed; run again", file=source.path.name,
+                             kind="OTHER")
         sep, has_cr = _absent_separator(source.path, bom_allowed=source.has_header)
         if source.rows_quarantined or source.blank_lines or source.encoding != UTF8 or sep is None:
             lines = read_doj([source.path], columns=["END_OF_REC"], raw_lines=True).rows.get_column(RAW_LINE)
