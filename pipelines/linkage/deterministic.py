@@ -91,54 +91,44 @@ def dob_missing(sfx_l: str = "_l", sfx_r: str = "_r") -> pl.Expr:
     return pl.col(f"dob{sfx_l}").is_null() | pl.col(f"dob{sfx_r}").is_null()
 
 
-def _narrow(frame: pl.DataFrame, key: str, id_name: str, *, explode: bool) -> pl.DataFrame:
-    out = frame.select(pl.col("unique_id").alias(id_name), pl.col(key).alias("key"))
+def _narrow(frame: pl.DataFrame, key: str, *, explode: bool) -> pl.DataFrame:
+    """(row, key): the record's row number in `frame` and its values of `key`, once each (a
+    prepared frame's lists hold distinct values)."""
+    out = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), pl.col(key).alias("key"))
     if explode:
         out = out.explode("key")
-    return out.drop_nulls("key").unique()
+    return out.drop_nulls("key")
 
 
-def _without_placeholders(lk: pl.DataFrame, rk: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Drop values carried by too many records on either side (placeholders, mass cases)."""
-    common = pl.concat([
-        side.group_by("key").len().filter(pl.col("len") > MAX_RECORDS_PER_ID).select("key") for side in (lk, rk)
-    ]).unique()
-    return lk.join(common, on="key", how="anti"), rk.join(common, on="key", how="anti")
+def _without_placeholders(keys: pl.DataFrame) -> pl.DataFrame:
+    """Drop values carried by too many records (placeholders, mass cases). Filtering each side on
+    its own counts pairs the same records as dropping a value that is too common on either side."""
+    return keys.filter(pl.len().over("key") <= MAX_RECORDS_PER_ID)
 
 
 def _key_pairs(left: pl.DataFrame, right: pl.DataFrame, key: str, *, dedupe: bool, explode: bool) -> pl.DataFrame:
-    """(left_id, right_id, key) for records sharing a value of `key` (only ids and the key: cheap)."""
-    lk, rk = _without_placeholders(_narrow(left, key, "left_id", explode=explode),
-                                   _narrow(right, key, "right_id", explode=explode))
-    pairs = lk.join(rk, on="key", how="inner")
+    """(l, r, key) for records sharing a value of `key`: row numbers and the key only (cheap)."""
+    lk = _without_placeholders(_narrow(left, key, explode=explode))
+    rk = lk if right is left else _without_placeholders(_narrow(right, key, explode=explode))
+    pairs = lk.rename({"row": "l"}).join(rk.rename({"row": "r"}), on="key", how="inner")
     if dedupe:
-        pairs = pairs.filter(pl.col("left_id") < pl.col("right_id"))
+        # Rows follow unique_id order (see deterministic_links): l < r is left_id < right_id.
+        pairs = pairs.filter(pl.col("l") < pl.col("r"))
     return pairs
 
 
-def _attach(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
-    """The records' name and date-of-birth columns next to each pair."""
-    cols = [c for c in _SIDE_COLUMNS if c != "unique_id"]
-    return (
-        pairs.join(left.select(pl.col("unique_id").alias("left_id"), *[pl.col(c).alias(f"{c}_l") for c in cols]),
-                   on="left_id", how="left")
-        .join(right.select(pl.col("unique_id").alias("right_id"), *[pl.col(c).alias(f"{c}_r") for c in cols]),
-              on="right_id", how="left")
-        .with_columns(name_agrees().alias("name_agrees"), dob_agrees().alias("dob_agrees"))
-    )
-
-
 def _case_pairs(left: pl.DataFrame, right: pl.DataFrame, *, dedupe: bool) -> pl.DataFrame:
-    """Pairs sharing a case as the same defendant: the same full number, or the same base number
-    written without a suffix on one side. Two different suffixes on one base are co-defendants."""
+    """Pairs (l, r) sharing a case as the same defendant: the same full number, or the same base
+    number written without a suffix on one side. Two different suffixes on one base are
+    co-defendants."""
     on_base = _key_pairs(left, right, "case_keys", dedupe=dedupe, explode=True)
-    on_full = _key_pairs(left, right, "case_keys_full", dedupe=dedupe, explode=True).select("left_id", "right_id")
-    l_plain = _narrow(left, "case_keys_unsuffixed", "left_id", explode=True)
-    r_plain = _narrow(right, "case_keys_unsuffixed", "right_id", explode=True)
+    on_full = _key_pairs(left, right, "case_keys_full", dedupe=dedupe, explode=True).select("l", "r")
+    l_plain = _narrow(left, "case_keys_unsuffixed", explode=True).rename({"row": "l"})
+    r_plain = _narrow(right, "case_keys_unsuffixed", explode=True).rename({"row": "r"})
     plain = pl.concat([
-        on_base.join(l_plain, on=["left_id", "key"], how="semi"),
-        on_base.join(r_plain, on=["right_id", "key"], how="semi"),
-    ]).select("left_id", "right_id")
+        on_base.join(l_plain, on=["l", "key"], how="semi"),
+        on_base.join(r_plain, on=["r", "key"], how="semi"),
+    ]).select("l", "r")
     return pl.concat([on_full, plain]).unique()
 
 
@@ -152,32 +142,46 @@ def deterministic_links(
 
     `left` and `right` are prepared frames (`prepare.prepare_persons`). With `right=None` the pass
     looks for duplicates within `left` (each pair once, left_id < right_id).
+
+    Candidate pairs are found on row numbers (each rule an equi-join on its key); every distinct
+    pair's two records are then gathered once, and each rule keeps the pairs whose names and dates
+    of birth its condition accepts.
     """
     dedupe = right is None
-    right = left if right is None else right
-    found: list[pl.DataFrame] = []
-    for key in ids:
-        pairs = _key_pairs(left, right, key, dedupe=dedupe, explode=False).select("left_id", "right_id").unique()
-        pairs = _attach(pairs, left, right)
-        found.append(
-            pairs.filter(name_not_contradicted() | pl.col("dob_agrees"))
-            .select("left_id", "right_id", pl.lit(key).alias("rule"), "name_agrees", "dob_agrees")
-        )
-    pairs = _attach(_case_pairs(left, right, dedupe=dedupe), left, right)
-    found.append(
-        pairs.filter(pl.col("name_agrees") & (pl.col("dob_agrees") | dob_missing()))
-        .select("left_id", "right_id", pl.lit("case_number").alias("rule"), "name_agrees", "dob_agrees")
+    # Row numbers stand for the records: in unique_id order, so that sorting rows sorts ids.
+    left = left if left["unique_id"].is_sorted() else left.sort("unique_id")
+    right = left if dedupe else (right if right["unique_id"].is_sorted() else right.sort("unique_id"))
+    rules = [*ids, "case_number"]
+    candidates = [
+        _key_pairs(left, right, key, dedupe=dedupe, explode=False).select("l", "r").unique()
+        .with_columns(pl.lit(1 << i, dtype=pl.UInt8).alias("bits"))
+        for i, key in enumerate(ids)
+    ]
+    candidates.append(_case_pairs(left, right, dedupe=dedupe).with_columns(
+        pl.lit(1 << len(ids), dtype=pl.UInt8).alias("bits")))
+    # Each rule lists a pair once: summing the bits of a pair's rules is or-ing them.
+    pairs = pl.concat(candidates).group_by("l", "r").agg(pl.col("bits").sum()).sort("l", "r")
+    cols = [c for c in _SIDE_COLUMNS if c != "unique_id"]
+    l_rows, r_rows = pairs["l"], pairs["r"]
+    both = pl.concat([
+        pairs,
+        left.select(pl.col("unique_id").alias("left_id"), *[pl.col(c).alias(f"{c}_l") for c in cols])[l_rows],
+        right.select(pl.col("unique_id").alias("right_id"), *[pl.col(c).alias(f"{c}_r") for c in cols])[r_rows],
+    ], how="horizontal")
+    both = both.with_columns(
+        name_agrees().alias("name_agrees"), dob_agrees().alias("dob_agrees"),
+        name_not_contradicted().alias("_name_some"), dob_missing().alias("_dob_missing"),
     )
-    order = {k: i for i, k in enumerate([*ids, "case_number"])}
+    # An identifier: some part of the name, or the date of birth, agrees. A case: the name agrees
+    # and the dates of birth do not disagree.
+    id_ok = pl.col("_name_some") | pl.col("dob_agrees")
+    case_ok = pl.col("name_agrees") & (pl.col("dob_agrees") | pl.col("_dob_missing"))
+    kept = [
+        pl.when(((pl.col("bits") & (1 << i)) > 0) & (case_ok if rule == "case_number" else id_ok)).then(pl.lit(rule))
+        for i, rule in enumerate(rules)
+    ]
     return (
-        pl.concat(found)
-        .with_columns(pl.col("rule").replace_strict(order, return_dtype=pl.Int32).alias("_order"))
-        .group_by("left_id", "right_id")
-        .agg(
-            pl.col("rule").sort_by("_order").str.join(",").alias("rules"),
-            pl.col("name_agrees").any(),
-            pl.col("dob_agrees").any(),
-        )
-        .sort("left_id", "right_id")
+        both.with_columns(pl.concat_str(kept, separator=",", ignore_nulls=True).alias("rules"))
+        .filter(pl.col("rules").fill_null("") != "")
         .select(list(DETERMINISTIC_MATCHES))
     )

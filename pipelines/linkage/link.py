@@ -153,6 +153,12 @@ def training_sample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
     return frame.sort(pl.col("unique_id").hash(seed), "unique_id").head(n).sort("unique_id")
 
 
+def _arrow(frame: pl.DataFrame):
+    """The frame as Arrow without copying its strings (string views: DuckDB reads them as they
+    are; the default conversion copies every string into a new buffer)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
+
+
 def _connect(s: LinkageSettings):
     import duckdb  # noqa: PLC0415
     from splink import DuckDBAPI  # noqa: PLC0415
@@ -180,10 +186,10 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
     # Train on a seeded sample: m and u do not need every record, and the cost stays flat.
     say("training the model")
     lt = training_sample(lp, s.train_records, s.seed).select(PREPARED)
-    frames = [db.register(lt.to_arrow(), dataset_display_name="train_left")]
+    frames = [db.register(_arrow(lt), dataset_display_name="train_left")]
     if not dedupe:
         rt = training_sample(rp, s.train_records, s.seed + 1).select(PREPARED)
-        frames.append(db.register(rt.to_arrow(), dataset_display_name="train_right"))
+        frames.append(db.register(_arrow(rt), dataset_display_name="train_right"))
     trainer = Linker(frames if not dedupe else frames[0], splink_settings(link_type, max_iterations=s.em_max_iterations),
                      log_level=None)
     try:
@@ -226,11 +232,11 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
     # The output keeps each comparison's match weight (mw_*), from which its level is read back
     # (`_gammas_from_weights`): much narrower than keeping both records' columns.
     model_predict = dict(model, retain_matching_columns=False, retain_intermediate_calculation_columns=True)
-    left_full = db.register(lp.select(PREPARED).to_arrow(), dataset_display_name="left_records")
+    left_full = db.register(_arrow(lp.select(PREPARED)), dataset_display_name="left_records")
     if dedupe:
         linker = Linker(left_full, model_predict, log_level=None)
     else:
-        right_full = db.register(rp.select(PREPARED).to_arrow(), dataset_display_name="right_records")
+        right_full = db.register(_arrow(rp.select(PREPARED)), dataset_display_name="right_records")
         linker = Linker([left_full, right_full], model_predict, log_level=None)
     for column in ("full_name", "last_name_flat"):
         linker.table_management.compute_tf_table(column)
@@ -246,7 +252,7 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
         predictions = []
         if unresolved_r.height:
             say(f"scoring {unresolved_r.height:,} records not linked deterministically")
-            sdf = db.register(unresolved_r.to_arrow(), dataset_display_name="right_unresolved")
+            sdf = db.register(_arrow(unresolved_r), dataset_display_name="right_unresolved")
             predictions.append(linker.inference.predict_between(
                 left_full, sdf, threshold_match_probability=keep, warning_mode="never"))
         # The deterministic links are scored too, for their evidence: exactly those pairs, given
@@ -258,7 +264,7 @@ def _splink(lp, rp, det, s: LinkageSettings, link_type: str, say: Progress):
             (pl.lit("right_records-__-") + pl.col("right_id")).alias("join_key_r"),
         )
         linker.table_management.register_blocked_pairs_for_predict(
-            db.register(pairs.to_arrow(), dataset_display_name="deterministic_pairs"))
+            db.register(_arrow(pairs), dataset_display_name="deterministic_pairs"))
         predictions.append(linker.inference.predict(warning_mode="never"))
     cols = ", ".join(["unique_id_l AS left_id", "unique_id_r AS right_id", "match_probability", "match_weight",
                       *[f"mw_{c}" for c in COMPARISONS]])

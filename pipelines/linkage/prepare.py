@@ -13,7 +13,7 @@ import polars as pl
 
 from pipelines.linkage.nicknames import name_groups
 from pipelines.model import PERSON, conform
-from pipelines.normalize.case_numbers import case_number_parts
+from pipelines.normalize.case_numbers import case_number_keys
 
 # Surname particles that are not distinctive on their own ("DE LA CRUZ" ~ "CRUZ").
 PARTICLES = ["DE", "DEL", "LA", "LAS", "LOS", "Y", "E", "VAN", "VON", "DER", "DEN", "DI", "DA", "DOS", "DU", "LE", "ST", "MC"]
@@ -26,6 +26,13 @@ PREPARED = [
     "cii", "ssn", "cdl", "fbi", "gender", "name_suffix", "case_keys", "case_keys_full",
     "case_keys_unsuffixed",
 ]
+
+
+# The PERSON columns the comparison columns are derived from.
+_FROM_PERSON = (
+    "person_id", "first_name", "last_name", "middle_name", "name_suffix", "dob", "gender",
+    "cii", "ssn", "cdl", "fbi", "source_file", "source_line",
+)
 
 
 def _letters(col: str) -> pl.Expr:
@@ -74,28 +81,26 @@ def case_keys(counts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     names = lf.collect_schema().names()
     written = pl.col("case_numbers") if "case_numbers" in names else pl.lit(None, dtype=pl.String)
     county = pl.col("county").fill_null("").str.to_uppercase().str.strip_chars() + "|"
-    # Counts of one case repeat its numbers: parse each distinct number once.
+    # Counts of one case repeat its numbers: each (person, county, number) once.
     written_numbers = (
         lf.select("person_id", "county", pl.coalesce(written, pl.col("case_number")).alias("number"))
         .filter(pl.col("number").is_not_null())
         .unique()
         .with_columns(pl.col("number").str.split(";"))
         .explode("number")
+        .collect(engine="streaming")
     )
-    parsed = written_numbers.select("number").unique().with_columns(case_number_parts(pl.col("number")).alias("p"))
-    parts = (
-        written_numbers.join(parsed, on="number", how="left")
-        .select(
-            "person_id",
-            (county + pl.col("p").struct.field("base")).alias("base"),
-            (county + pl.col("p").struct.field("normalized")).alias("full"),
-            pl.col("p").struct.field("defendant_suffix").is_null().alias("unsuffixed"),
-        )
-        .filter(pl.col("base").is_not_null())
-        .unique()
-    )
-    # One sort, then order-keeping aggregation: cheaper than sorting every list.
-    keys = (
+    # Numbers already in normalized form (the vast majority) are taken as they are; only the
+    # others are parsed (case_number_keys).
+    parts = case_number_keys(written_numbers, "number").select(
+        "person_id",
+        (county + pl.col("base")).alias("base"),
+        (county + pl.col("normalized")).alias("full"),
+        pl.col("defendant_suffix").is_null().alias("unsuffixed"),
+    ).filter(pl.col("base").is_not_null())
+    # One sort, then order-keeping aggregation: cheaper than sorting every list. (A full number
+    # determines its base and suffix, so rows tied on (person_id, full) are equal.)
+    return (
         parts.sort("person_id", "full")
         .group_by("person_id", maintain_order=True)
         .agg(
@@ -104,7 +109,6 @@ def case_keys(counts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
             pl.col("base").filter(pl.col("unsuffixed")).unique(maintain_order=True).alias("case_keys_unsuffixed"),
         )
     )
-    return keys.collect(engine="streaming")
 
 
 def prepare_persons(
@@ -122,17 +126,24 @@ def prepare_persons(
     case keys; a `case_keys` list column already on `persons` is used as it is.
     """
     frame = conform(persons, PERSON)
+    given = "case_keys" in frame.columns
+    # Only the columns comparisons derive from: sorting and copying the others costs for nothing.
+    frame = frame.select(*_FROM_PERSON, *[c for c in CASE_KEY_COLUMNS if c in frame.columns])
     frame = frame.sort("person_id", "source_file", "source_line", nulls_last=True).unique(
         "person_id", keep="first", maintain_order=True
     )
-    if "case_keys" not in frame.columns and counts is not None:
-        frame = frame.join(case_keys(counts), on="person_id", how="left")
-    for col in CASE_KEY_COLUMNS:
-        if col not in frame.columns:
-            frame = frame.with_columns(
-                (pl.col("case_keys") if col != "case_keys" and "case_keys" in frame.columns
-                 else pl.lit(None, dtype=pl.List(pl.String))).alias(col)
-            )
+    # The case-key lists are joined last, in person_id order (list columns are costly to move).
+    if given:
+        keys = frame.select(
+            "person_id",
+            *[pl.col(c if c in frame.columns else "case_keys").cast(pl.List(pl.String)).list.drop_nulls().list.unique(maintain_order=True).alias(c)
+              for c in CASE_KEY_COLUMNS],
+        )
+    elif counts is not None:
+        keys = case_keys(counts)
+    else:
+        keys = None
+    frame = frame.drop([c for c in CASE_KEY_COLUMNS if c in frame.columns])
 
     frame = frame.with_columns(
         pl.col("person_id").alias("unique_id"),
@@ -165,7 +176,7 @@ def prepare_persons(
         pl.col("middle_name").str.slice(0, 1).alias("middle_initial"),
     )
     groups = name_groups(extra_nicknames).rename({"name": "first_token"})
-    frame = frame.join(groups, on="first_token", how="left").with_columns(
+    frame = frame.join(groups, on="first_token", how="left", maintain_order="left").with_columns(
         pl.when(pl.col("groups").is_not_null()).then(pl.col("groups"))
         .when(pl.col("first_token").is_not_null()).then(pl.concat_list(pl.col("first_token")))
         .alias("first_name_groups")
@@ -184,7 +195,6 @@ def prepare_persons(
         pl.col("dob").dt.strftime("%Y%m%d").alias("dob_str"),
         # Year plus the unordered (month, day) pair: equal for 1980-03-07 and 1980-07-03.
         (pl.col("dob").dt.year().cast(pl.String) + pl.min_horizontal(md, dm) + pl.max_horizontal(md, dm)).alias("dob_key"),
-        *[pl.col(c).list.drop_nulls() for c in CASE_KEY_COLUMNS],
         pl.col("name_suffix").cast(pl.String).str.to_uppercase().str.replace_all(r"[^A-Z]", "").alias("name_suffix"),
     ).with_columns(
         pl.col("dob_str").str.slice(0, 4).alias("dob_year"),
@@ -193,7 +203,16 @@ def prepare_persons(
         # selective (a join on these keys pairs a DOB-less record with everyone of its name).
         *[pl.when(pl.col("dob").is_null()).then(pl.col(c)).alias(f"{c}_nodob")
           for c in ("name_key", "last_name_flat", "first_token")],
-        *[pl.when(pl.col(c).list.len() > 0).then(pl.col(c)).alias(c) for c in CASE_KEY_COLUMNS],
         pl.when(pl.col("name_suffix") != "").then(pl.col("name_suffix")).alias("name_suffix"),
     )
+    if keys is None:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias(c) for c in CASE_KEY_COLUMNS)
+    else:
+        # No null inside the lists here (case_keys() makes none; given lists were cleaned above):
+        # an empty list becomes null.
+        keys = keys.select(
+            pl.col("person_id").alias("unique_id"),
+            *[pl.when(pl.col(c).list.len() > 0).then(pl.col(c)).alias(c) for c in CASE_KEY_COLUMNS],
+        )
+        frame = frame.join(keys, on="unique_id", how="left", maintain_order="left")
     return frame.select(PREPARED).sort("unique_id")
