@@ -609,3 +609,23 @@ def test_well_formed_files_are_read_whole(tmp_path: Path, columns: str) -> None:
     assert (block is not None) == ("COMMENT_TEXT" in keep)
     if block is not None:
         assert block.rows["source_line"].to_list() == [2, 3, 4]
+
+
+@pytest.mark.parametrize("block", [2000, 3000, 5000, "file size", "one line"])
+def test_whole_file_scan_in_small_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int | str) -> None:
+    # The whole-file scan reads blocks of whole lines into reused buffers; block edges (and a
+    # file ending exactly at one) must not change anything.
+    import pipelines.sources.doj as doj
+
+    lines = [doj_line(**person(str(i), name=f"DOE{i},JOHN", COMMENT_TEXT='SAID "HI", LEFT' * (i % 3 == 0)))
+             for i in range(40)]
+    path = write(tmp_path, "good.dat", lines)
+    expected = read_doj([path])
+    size = {"file size": path.stat().st_size, "one line": 3}.get(block, block)
+    monkeypatch.setattr(doj, "_BLOCK_BYTES", size)
+    keep = list(model.DOJ_COLUMNS)
+    whole = doj._read_file_quickly(path, path.name, keep)
+    assert (whole is not None) == (block != "one line")  # a line longer than a block: read in blocks
+    got = read_doj([path])
+    assert got.rows.equals(expected.rows) and got.stats.equals(expected.stats)
+    assert got.rows.height == 40 and got.rows["source_line"].to_list() == list(range(2, 42))

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -456,24 +457,50 @@ def _read_block_quickly(data: bytes, first: bool, *, name: str, keep: list[str],
                   has_header=has_header, lossy=False)
 
 
+def _scan_block(buffer: bytearray, start: int, cut: int) -> tuple[int, int] | None:
+    """_scan_file's checks on buffer[start:cut] (whole lines): (lines, commas), or None."""
+    if buffer.find(b"\0", start, cut) >= 0:
+        return None
+    arr = np.frombuffer(buffer, dtype=np.uint8, count=cut)[start:]
+    quotes, commas, line_feeds = _scan(arr)
+    lines = line_feeds + (cut > start and buffer[cut - 1] != _LF)
+    if not _quotes_at_field_edges(arr, quotes) or commas < (model.DOJ_FIELD_COUNT - 1) * lines:
+        return None
+    return lines, commas
+
+
 def _scan_file(path: Path, name: str) -> tuple[bool, int, int, list[str]] | None:
     """For _read_file_quickly: (has_header, data lines, commas outside the header, the first data
     line's comma columns) when every block of the file passes _read_block_quickly's byte checks
     (no NUL byte, quotes at field edges) and holds at least 94 commas per line; else None, as soon
-    as a block fails. The file is read into one reused buffer: memory stays bounded and no page
-    is allocated twice."""
-    buffer = bytearray(_BLOCK_BYTES)
-    view = memoryview(buffer)
-    has_header, lines, commas, columns, first, carry = False, 0, 0, [], True, 0
-    with path.open("rb") as f:
-        while True:
+    as a block fails. The file is read into three reused buffers (memory stays bounded, no page
+    is allocated twice) and two blocks are checked at once."""
+    buffers = [bytearray(_BLOCK_BYTES) for _ in range(3)]
+    has_header, columns, lines, commas, carry = False, [], 0, 0, 0
+    pending: deque = deque()
+
+    def done(future: Future) -> bool:
+        nonlocal lines, commas
+        result = future.result()
+        if result is not None:
+            lines, commas = lines + result[0], commas + result[1]
+        return result is not None
+
+    with path.open("rb") as f, ThreadPoolExecutor(max_workers=2) as pool:
+        for i in itertools.count():
+            buffer, view = buffers[i % 3], memoryview(buffers[i % 3])
+            if carry:  # the previous block's last, unfinished line
+                previous = buffers[(i - 1) % 3]
+                buffer[:carry] = previous[len(previous) - carry:]
             n = carry + f.readinto(view[carry:])
+            if n == 0:  # the file ends at a block end
+                break
             last = n < len(buffer)
             cut = n if last else buffer.rfind(b"\n", 0, n) + 1
             if cut == 0:  # a line as long as a block: the block reader explains
                 return None
             start = 0
-            if first:
+            if i == 0:
                 if buffer.startswith(_BOM):
                     return None
                 has_header = buffer.startswith(b"RECORD_ID")
@@ -482,22 +509,17 @@ def _scan_file(path: Path, name: str) -> tuple[bool, int, int, list[str]] | None
                     start = cut if header_end < 0 else header_end + 1
                     _check_header(bytes(view[:start]).decode("utf-8", "replace").rstrip("\r\n"), name)
                 columns = _comma_columns(bytes(view[start:min(cut, start + _MAX_LINE_BYTES)]), 0, list(model.DOJ_COLUMNS))
-            if buffer.find(b"\0", start, cut) >= 0:
+            del view
+            pending.append(pool.submit(_scan_block, buffer, start, cut))
+            if len(pending) >= 2 and not done(pending.popleft()):
                 return None
-            arr = np.frombuffer(buffer, dtype=np.uint8, count=cut)[start:]
-            quotes, block_commas, line_feeds = _scan(arr)
-            block_lines = line_feeds + (last and cut > start and buffer[cut - 1] != 0x0A)
-            ok = _quotes_at_field_edges(arr, quotes) and block_commas >= (model.DOJ_FIELD_COUNT - 1) * block_lines
-            del arr
-            if not ok:
-                return None
-            lines += block_lines
-            commas += block_commas
-            first = False
             if last:
-                return has_header, lines, commas, columns
+                break
             carry = n - cut
-            buffer[:carry] = bytes(view[cut:n])
+        while pending:
+            if not done(pending.popleft()):
+                return None
+    return has_header, lines, commas, columns
 
 
 def _read_file_quickly(path: Path, name: str, keep: list[str]) -> _Block | None:
