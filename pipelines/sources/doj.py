@@ -8,8 +8,12 @@
 The file (DOMAIN.md section 3) is comma-separated with double-quote quoting and exactly 95 fields
 per row; a header row (starting with ``RECORD_ID``) is optional and may end with a stray comma.
 
-How a file is read, without a Python loop over rows. The file is cut into blocks of whole lines
-(about 64 MB; two are worked on at once), and each block is:
+How a file is read, without a Python loop over rows. A well-formed file (the usual case) is
+scanned once in blocks for the byte checks of step 1 below (NUL bytes, quotes at field edges, lines,
+commas), in reused buffers, then parsed whole by Polars, which reads the file itself in parallel
+(``_read_file_quickly``); the parse and the separator count finish the proof. Otherwise (or when
+``raw_lines`` are asked for) the file is cut into blocks of whole lines (about 64 MB; two are
+worked on at once), and each block is:
 
 1. parsed directly with Polars ``read_csv`` (every column String, values exactly as written,
    empty fields ``""``) when that is provably safe: no NUL byte, every quote at a field edge,
