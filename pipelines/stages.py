@@ -7,6 +7,8 @@ a summary of counts — never personal values, since summaries are logged and sh
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -139,6 +141,7 @@ def validate_inputs_stage(run_dir: Path, spec: RunSpec) -> dict:
 @stage("link")
 def link_stage(run_dir: Path, spec: RunSpec) -> dict:
     from pipelines.linkage import (
+        LinkageSettings,
         dedupe_counts,
         link_sources,
         merged_count_rows,
@@ -152,8 +155,16 @@ def link_stage(run_dir: Path, spec: RunSpec) -> dict:
     doj_counts = folder.read("doj_counts")
     # Overlapping extracts from successive refreshes repeat court counts: keep one of each.
     court_counts = dedupe_counts(folder.read("court_counts"))
-    outcome = link_sources(doj_persons, doj_counts, court_persons, court_counts,
-                           review_decisions=spec.review_decisions)
+    # DuckDB's own default is 80% of RAM: capped so a county's flow stays within its memory budget,
+    # spilling (inside the confidential run folder, removed afterwards) instead of growing.
+    spill = folder.sub("linkage") / "spill"
+    settings = LinkageSettings(memory_limit=os.environ.get("AUTOCLEAR_LINK_MEMORY_LIMIT", "4GB"),
+                               temp_directory=str(spill))
+    try:
+        outcome = link_sources(doj_persons, doj_counts, court_persons, court_counts, settings,
+                               review_decisions=spec.review_decisions)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
     # Built after the decisions are applied, so pairs a person already decided do not come back.
     queue = review_queue_for(outcome)
     review_path = write_review_queue(queue, folder.sub("review") / "review_queue_CONFIDENTIAL.csv")
