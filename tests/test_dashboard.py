@@ -381,3 +381,32 @@ def test_cli_what_if_and_statewide_report(workdir: Path, runs: dict):
     assert json.loads(result.stdout)["counties"] == 1
     result = runner.invoke(app, ["report", "--run-dir", str(workdir / "nowhere")])
     assert result.exit_code == 1 and "not a run folder" in result.output
+
+
+def test_dashboard_rebuilds_only_the_counties_asked_for(workdir: Path, runs: dict):
+    """After one county's run only its pages are rewritten (plus the index, and any county whose
+    pages are missing); other counties' pages stand. A statewide refresh relies on this."""
+    from pipelines.reports.dashboard import build_dashboard, dashboard_dir
+
+    site = dashboard_dir(workdir)
+    build_dashboard(workdir)
+    county_page, index = site / "los_angeles" / "index.html", site / "index.html"
+    run_pages = sorted((site / "los_angeles").glob("*/index.html"))
+    assert run_pages
+
+    def inodes() -> dict[Path, int]:
+        return {p: p.stat().st_ino for p in [county_page, index, *run_pages]}
+
+    before = inodes()
+    build_dashboard(workdir, counties=["some_other_county"])
+    after = inodes()
+    assert after[index] != before[index]  # the index is always rewritten
+    assert all(after[p] == before[p] for p in [county_page, *run_pages])  # the others stand
+
+    build_dashboard(workdir, counties=["los_angeles"])
+    rewritten = inodes()
+    assert all(rewritten[p] != after[p] for p in [county_page, *run_pages])
+
+    county_page.unlink()  # a county whose pages are missing is built whatever was asked
+    build_dashboard(workdir, counties=[])
+    assert county_page.is_file()

@@ -21,7 +21,7 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -544,8 +544,14 @@ def review_page(info: RunInfo, queue_file: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-def build_dashboard(workdir: str | os.PathLike, *, ledger_url: str | None = None) -> Path:
-    """(Re)build the whole site from the run folders under `workdir` and the ledger; returns index.html."""
+def build_dashboard(workdir: str | os.PathLike, *, ledger_url: str | None = None,
+                    counties: Iterable[str] | None = None) -> Path:
+    """(Re)build the site from the run folders under `workdir` and the ledger; returns index.html.
+
+    With `counties` (slugs), only those counties' pages are rewritten, plus the index and any
+    county whose pages are missing: a county's pages depend on its own runs and deliveries only,
+    so after one county's run the others' pages stand (a statewide refresh would otherwise
+    re-render every county's charts once per county). Without it, the whole site is rebuilt."""
     workdir = Path(workdir)
     site = dashboard_dir(workdir)
     with _locked(site):
@@ -553,8 +559,12 @@ def build_dashboard(workdir: str | os.PathLike, *, ledger_url: str | None = None
         runs = county_runs(workdir)
         histories, problem = deliveries(workdir, runs, ledger_url=ledger_url)
         latest: dict[str, dict[str, Any]] = {}
+        only = None if counties is None else set(counties)
         for slug, county_run_list in runs.items():
             qualities = [load_quality(info, county_run_list) for info in county_run_list]
+            latest[slug] = qualities[-1]
+            if only is not None and slug not in only and (site / slug / "index.html").is_file():
+                continue
             history = histories.get(county_run_list[-1].county, [])
             for i, (info, q) in enumerate(zip(county_run_list, qualities, strict=True)):
                 out = site / slug / info.run_id
@@ -571,7 +581,6 @@ def build_dashboard(workdir: str | os.PathLike, *, ledger_url: str | None = None
                                                                     bundle=bundle))
             write_atomic(site / slug / "index.html", county_page(slug, county_run_list, qualities, history,
                                                                  bundle=bundle))
-            latest[slug] = qualities[-1]
         statewide = (site / "statewide" / "impact.html").is_file()
         return write_atomic(site / "index.html", index_page(runs, latest, histories, bundle=bundle,
                                                             statewide=statewide, problem=problem))

@@ -128,7 +128,7 @@ def write_reports(run_dir: str | os.PathLike, *, workdir: str | os.PathLike | No
     if with_dashboard:
         site_run = dash.dashboard_dir(workdir) / info.county_slug / info.run_id
         _site_copy(site_run, report, files, dash.run_nav(info.county_slug, info.run_id))
-        index = dash.build_dashboard(workdir, ledger_url=info.spec.get("ledger_url"))
+        index = dash.build_dashboard(workdir, ledger_url=info.spec.get("ledger_url"), counties=[info.county_slug])
         written["dashboard"] = str(index)
         written["dashboard_run_page"] = str(site_run / "index.html")
 
