@@ -158,8 +158,9 @@ def link_stage(run_dir: Path, spec: RunSpec) -> dict:
     # DuckDB's own default is 80% of RAM: capped so a county's flow stays within its memory budget,
     # spilling (inside the confidential run folder, removed afterwards) instead of growing.
     spill = folder.sub("linkage") / "spill"
-    settings = LinkageSettings(memory_limit=os.environ.get("AUTOCLEAR_LINK_MEMORY_LIMIT", "4GB"),
-                               temp_directory=str(spill))
+    limit = os.environ.get("AUTOCLEAR_LINK_MEMORY_LIMIT", "4GB")  # "none": DuckDB's default
+    settings = (LinkageSettings() if limit.lower() == "none"
+                else LinkageSettings(memory_limit=limit, temp_directory=str(spill)))
     try:
         outcome = link_sources(doj_persons, doj_counts, court_persons, court_counts, settings,
                                review_decisions=spec.review_decisions)
