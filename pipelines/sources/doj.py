@@ -307,7 +307,7 @@ def _explain(line: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return reason, detail
 
 
-def _parse(source: bytes | io.BytesIO, *, skip_lines: int, keep: list[str], lossy: bool) -> pl.DataFrame:
+def _parse(source: bytes | io.BytesIO | Path, *, skip_lines: int, keep: list[str], lossy: bool) -> pl.DataFrame:
     """Well-formed 95-field lines -> the kept DOJ columns as String, values exactly as written."""
     index = {c: i for i, c in enumerate(model.DOJ_COLUMNS)}
     return pl.read_csv(
@@ -403,6 +403,29 @@ def _commas_in_values(rows: pl.DataFrame, columns: list[str]) -> int:
     return int(rows.select(pl.sum_horizontal(pl.col(columns).str.count_matches(",", literal=True).cast(pl.Int64).sum())).item())
 
 
+def _parse_whole_rows(source: bytes | Path, *, has_header: bool, keep: list[str], n_rows: int) -> pl.DataFrame | None:
+    """The kept columns plus END_OF_REC of `source` parsed as they stand, or None unless Polars reads
+    it as valid UTF-8 with exactly one row per line and a non-empty END_OF_REC on every row (so no
+    line has fewer than 95 fields; the callers prove there are not more)."""
+    wanted = keep if "END_OF_REC" in keep else [*keep, "END_OF_REC"]
+    try:
+        rows = _parse(source, skip_lines=int(has_header), keep=[c for c in model.DOJ_COLUMNS if c in wanted],
+                      lossy=False)
+    except pl.exceptions.PolarsError:
+        return None
+    if rows.height != n_rows or (rows["END_OF_REC"] == "").any():
+        return None
+    return rows
+
+
+def _proven_block(rows: pl.DataFrame, *, has_header: bool) -> _Block:
+    """A _Block of rows every line of which was proven well formed (no quarantine, no blank line)."""
+    n_lines = rows.height + has_header
+    rows = rows.rechunk().with_columns(pl.int_range(1 + has_header, 1 + n_lines, dtype=pl.Int64).alias("source_line"))
+    return _Block(rows=rows, quarantine=model.empty(model.QUARANTINE), lines=n_lines, blank=0,
+                  has_header=has_header, lossy=False)
+
+
 def _read_block_quickly(data: bytes, first: bool, *, name: str, keep: list[str], raw_lines: bool) -> _Block | None:
     """The block parsed directly, without checking each line, when that is provably safe; else None.
 
@@ -436,12 +459,8 @@ def _read_block_quickly(data: bytes, first: bool, *, name: str, keep: list[str],
     n_rows = line_feeds + (not data.endswith(b"\n"))
     if not _quotes_at_field_edges(arr, quotes):
         return None
-    wanted = keep if "END_OF_REC" in keep else [*keep, "END_OF_REC"]
-    try:
-        rows = _parse(data, skip_lines=int(has_header), keep=[c for c in model.DOJ_COLUMNS if c in wanted], lossy=False)
-    except pl.exceptions.PolarsError:
-        return None
-    if rows.height != n_rows or (rows["END_OF_REC"] == "").any():
+    rows = _parse_whole_rows(data, has_header=has_header, keep=keep, n_rows=n_rows)
+    if rows is None:
         return None
     separators = (model.DOJ_FIELD_COUNT - 1) * n_rows
     if commas != separators and not (
@@ -450,15 +469,11 @@ def _read_block_quickly(data: bytes, first: bool, *, name: str, keep: list[str],
              or commas - _commas_in_quotes(arr, quotes) == separators)
     ):
         return None
-    n_lines = n_rows + has_header
-    rows = rows.select(keep).with_columns(
-        pl.int_range(1 + has_header, 1 + n_lines, dtype=pl.Int64).alias("source_line")
-    )
+    rows = rows.select(keep)
     if raw_lines:
         lines, _ = _lines(data)
         rows = rows.with_columns(lines["line"].slice(int(has_header)).alias(RAW_LINE))
-    return _Block(rows=rows.rechunk(), quarantine=model.empty(model.QUARANTINE), lines=n_lines, blank=0,
-                  has_header=has_header, lossy=False)
+    return _proven_block(rows, has_header=has_header)
 
 
 def _scan_block(buffer: bytearray, start: int, cut: int) -> tuple[int, int] | None:
@@ -537,25 +552,16 @@ def _read_file_quickly(path: Path, name: str, keep: list[str]) -> _Block | None:
     has_header, n_rows, commas, comma_columns = scanned
     if n_rows == 0:
         return None
-    wanted = keep if "END_OF_REC" in keep else [*keep, "END_OF_REC"]
-    try:
-        rows = _parse(path, skip_lines=int(has_header), keep=[c for c in model.DOJ_COLUMNS if c in wanted], lossy=False)
-    except pl.exceptions.PolarsError:
-        return None
-    if rows.height != n_rows or (rows["END_OF_REC"] == "").any():
+    rows = _parse_whole_rows(path, has_header=has_header, keep=keep, n_rows=n_rows)
+    if rows is None:
         return None
     separators = (model.DOJ_FIELD_COUNT - 1) * n_rows
     if commas != separators and all(  # the first line's comma columns, then every column read
         commas - _commas_in_values(rows, columns) != separators
-        for columns in ([c for c in comma_columns if c in wanted], rows.columns)
+        for columns in ([c for c in comma_columns if c in rows.columns], rows.columns)
     ):
         return None
-    n_lines = n_rows + has_header
-    rows = rows.select(keep).rechunk().with_columns(
-        pl.int_range(1 + has_header, 1 + n_lines, dtype=pl.Int64).alias("source_line")
-    )
-    return _Block(rows=rows, quarantine=model.empty(model.QUARANTINE), lines=n_lines, blank=0,
-                  has_header=has_header, lossy=False)
+    return _proven_block(rows.select(keep), has_header=has_header)
 
 
 class _BadLine(Exception):
