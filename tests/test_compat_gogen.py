@@ -348,7 +348,7 @@ def test_lines_read_again_are_the_lines_the_reader_kept(tmp_path):
     assert read.stats["has_header"].to_list() == [True, True, False, True]
     # a.dat and b.dat are scanned again (b.dat with the second separator); c.dat and d.dat read again.
     assert [gogen._absent_separator(p, bom_allowed=h) for p, h in zip(paths, [True, True, False, True], strict=True)
-            ] == [(b"\x1f", False), (b"\x1e", True), (None, False), (b"\x1f", False)]
+            ] == [("\x1f", False), ("\x1e", True), (None, False), ("\x1f", False)]
     rows = read.rows
     decided = determine(doj_counts(rows), doj_persons(rows), policy=load_policy("statute"), county="YOLO",
                         compute_at=AT)

@@ -266,11 +266,6 @@ def _write_echoed(lines: pl.LazyFrame, n_rows: int, cells: pl.DataFrame, at: pl.
         raise ConservationError(f"All_Results: {n_rows} rows but {counted} input lines echoed")
 
 
-# Separators for reading whole lines as one column: the first one absent from the file.
-_LINE_SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c")
-_BOM = b"\xef\xbb\xbf"
-
-
 def _input_lines(inputs: Sequence[InputFile]) -> pl.LazyFrame:
     """The accepted rows' input lines as the reader kept them (column "line"), file after file.
 
@@ -292,7 +287,7 @@ def _input_lines(inputs: Sequence[InputFile]) -> pl.LazyFrame:
             parts.append(_without_cr(lines).to_frame("line").lazy())
             continue
         scan = pl.scan_csv(
-            source.path, has_header=False, skip_rows=int(source.has_header), separator=sep.decode(),
+            source.path, has_header=False, skip_rows=int(source.has_header), separator=sep,
             quote_char=None, infer_schema=False, new_columns=["line"], raise_if_empty=False,
         )
         parts.append(scan.select(pl.col("line").str.strip_suffix("\r")) if has_cr else scan)
@@ -303,17 +298,19 @@ def _without_cr(lines: pl.Series) -> pl.Series:
     return lines.str.strip_suffix("\r") if lines.str.ends_with("\r").any() else lines
 
 
-def _absent_separator(path: Path, *, bom_allowed: bool) -> tuple[bytes | None, bool]:
+def _absent_separator(path: Path, *, bom_allowed: bool) -> tuple[str | None, bool]:
     """A separator byte that does not occur in the file (None: every candidate does, or the file
     starts with a byte order mark on a data line, which the reader drops), and whether the file
     holds a carriage return."""
+    from pipelines.sources.lines import BOM, LINE_SEPARATORS, absent_separator  # noqa: PLC0415
+
     with path.open("rb") as f:
-        if f.read(len(_BOM)) == _BOM and not bom_allowed:
+        if f.read(len(BOM)) == BOM and not bom_allowed:
             return None, False
         if path.stat().st_size == 0:
-            return _LINE_SEPARATORS[0], False
+            return LINE_SEPARATORS[0], False
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return next((s for s in _LINE_SEPARATORS if data.find(s) < 0), None), data.find(b"\r") >= 0
+            return absent_separator(data), data.find(b"\r") >= 0
 
 
 _WRITE_ROWS = 1 << 19  # rows per slice when eligibility cells are laid out beside wide rows

@@ -55,6 +55,7 @@ from pipelines.config import (
 )
 from pipelines.errors import ConfigError, ConservationError, InputError
 from pipelines.normalize import case_numbers, dates, dispositions, ids, levels, names
+from pipelines.sources.lines import absent_separator
 
 SOURCE = "court"
 
@@ -354,8 +355,6 @@ class CourtRead:
 # Structure layer: per file, the well-formed rows split into source columns, and the others
 
 _CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]|\x{FFFD}{3,}"
-# Separator bytes for reading whole lines as one column: the first one absent from the data.
-_LINE_SEPARATORS = [chr(b) for b in (0x1F, 0x1E, 0x1D, 0x1C, *range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x1C), 0x7F)]
 
 
 @dataclass
@@ -391,7 +390,7 @@ def _read_lines(source: Path | io.BytesIO, data: bytes | None = None) -> tuple[p
         data = _source_bytes(source)
     if not data:
         return pl.DataFrame(schema={"raw": pl.String}), False
-    sep = next((s for s in _LINE_SEPARATORS if s.encode() not in data), None)
+    sep = absent_separator(data)
     if sep is None:  # every candidate byte occurs: not really text; split in Python once
         text = data.decode("utf-8", errors="replace")
         parts = text.split("\n")
@@ -431,16 +430,14 @@ def _line_fetcher(source: Path | io.BytesIO) -> Callable[[pl.Series], pl.DataFra
         if wanted.len() == 0:
             return pl.DataFrame(schema={"source_line": pl.Int64, "raw": pl.String})
         data = source.getvalue() if isinstance(source, io.BytesIO) else None
-        sep = next((s for s in _LINE_SEPARATORS if data is None or s.encode() not in data), None)
-        if data is not None and sep is None:
-            lines, _ = _read_lines(source)
-            return _numbered(lines).filter(pl.col("source_line").is_in(wanted.implode())).select("source_line", "raw")
         if data is None:
             with open(source, "rb") as f:
-                sep = next((s for s in _LINE_SEPARATORS if s.encode() not in f.read()), None)
-            if sep is None:
-                lines, _ = _read_lines(source)
-                return _numbered(lines).filter(pl.col("source_line").is_in(wanted.implode())).select("source_line", "raw")
+                sep = absent_separator(f.read())
+        else:
+            sep = absent_separator(data)
+        if sep is None:
+            lines, _ = _read_lines(source)
+            return _numbered(lines).filter(pl.col("source_line").is_in(wanted.implode())).select("source_line", "raw")
         # Streamed, so only the wanted lines are ever held in memory.
         return (
             pl.scan_csv(

@@ -62,6 +62,7 @@ import polars as pl
 from pipelines import model
 from pipelines.errors import ConservationError, InputError
 from pipelines.normalize.sections import find_statutes, parse_statute
+from pipelines.sources.lines import BOM, absent_separator
 
 SOURCE = "doj"
 RAW_LINE = "raw_line"  # read_doj(raw_lines=True): the accepted line exactly as written
@@ -103,8 +104,6 @@ COUNT_EXTRAS: dict[str, pl.DataType] = {
 _FIELD = r'(?:[^,"\x00]*|"(?:[^"\x00]|"")*")'
 _GOOD_LINE = rf"^{_FIELD}(?:,{_FIELD}){{{model.DOJ_FIELD_COUNT - 1}}}$"
 
-# Separator bytes for reading whole lines as one column: the first one absent from the file.
-_LINE_SEPARATORS = [chr(b) for b in (0x1F, 0x1E, 0x1D, 0x1C, *range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x1C), 0x7F)]
 
 
 @dataclass
@@ -202,7 +201,6 @@ _BLOCK_BYTES = 64 << 20
 # read without a single DOJ row (but with unreadable lines), stops the file with InputError.
 _MAX_LINE_BYTES = 4 << 20
 _GARBAGE_BYTES = 16 << 20
-_BOM = b"\xef\xbb\xbf"
 
 
 def _empty_rows(keep: list[str], raw_lines: bool = False) -> pl.DataFrame:
@@ -245,7 +243,7 @@ def _lines(data: bytes) -> tuple[pl.DataFrame, bool]:
     """The lines of a block as one String column "line" (null for an empty line), and whether
     invalid UTF-8 had to be replaced."""
     n_lines = data.count(b"\n") + (not data.endswith(b"\n"))
-    sep = next((s for s in _LINE_SEPARATORS if s.encode() not in data), None)
+    sep = absent_separator(data)
     frame = None
     if sep is not None:
         def read(encoding: str) -> pl.DataFrame:
@@ -520,7 +518,7 @@ def _scan_file(path: Path, name: str) -> tuple[bool, int, int, list[str]] | None
                 return None
             start = 0
             if i == 0:
-                if buffer.startswith(_BOM):
+                if buffer.startswith(BOM):
                     return None
                 has_header = buffer.startswith(b"RECORD_ID")
                 if has_header:
@@ -577,8 +575,8 @@ def _read_block(data: bytes, first: bool, *, name: str, mode: str, keep: list[st
     """Check and parse one block of whole lines. Lines are numbered from 1 within the block
     (``source_line``; the caller adds the lines of the blocks before); `first`: the file's first
     block (may start with a BOM and a header)."""
-    if first and data.startswith(_BOM):
-        data = data[len(_BOM):]
+    if first and data.startswith(BOM):
+        data = data[len(BOM):]
     quick = _read_block_quickly(data, first, name=name, keep=keep, raw_lines=raw_lines)
     if quick is not None:
         return quick
