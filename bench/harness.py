@@ -162,6 +162,21 @@ def update_readme(table: str) -> None:
         readme.write_text(f"{head}{start}\n{table}{end}{tail}")
 
 
+def write_results(previous: list[dict], results: list[dict]) -> str:
+    """Merge this run's results over earlier ones (filtered runs keep the rest) and write them out."""
+    keys = {(r["name"], r["scale"]) for r in results}
+    merged = [r for r in previous if (r["name"], r["scale"]) not in keys] + results
+    order = {(m, c.name): i for i, (m, c) in enumerate(discover(None))}
+    merged.sort(key=lambda r: (min((v for (m, n), v in order.items() if n == r["name"]), default=999),
+                               list(SCALE_ROWS).index(r["scale"]) if r["scale"] in SCALE_ROWS else 99))
+    desc = machine()
+    (ROOT / "bench" / "results.json").write_text(json.dumps({"machine": desc, "results": merged}, indent=2) + "\n")
+    table = to_markdown(merged, desc)
+    (ROOT / "bench" / "RESULTS.md").write_text("# Benchmark results\n\n" + table)
+    update_readme(table)
+    return table
+
+
 def main() -> int:
     only = os.environ.get("BENCH")
     scales = os.environ.get("SCALES")
@@ -184,18 +199,9 @@ def main() -> int:
             failed |= not r["ok"]
             print(f"bench: {case.name} @ {scale}: {r}", flush=True)
             results.append(r)
-    # Keep earlier results of cases that were not re-run this time (filtered runs).
-    keys = {(r["name"], r["scale"]) for r in results}
-    merged = [r for r in previous if (r["name"], r["scale"]) not in keys] + results
-    order = {(m, c.name): i for i, (m, c) in enumerate(discover(None))}
-    merged.sort(key=lambda r: (min((v for (m, n), v in order.items() if n == r["name"]), default=999),
-                               list(SCALE_ROWS).index(r["scale"]) if r["scale"] in SCALE_ROWS else 99))
-    desc = machine()
-    results_path.write_text(json.dumps({"machine": desc, "results": merged}, indent=2) + "\n")
-    table = to_markdown(merged, desc)
-    (ROOT / "bench" / "RESULTS.md").write_text("# Benchmark results\n\n" + table)
-    update_readme(table)
-    print(table)
+            # Written after every case: a run of an hour or more that is stopped keeps what it measured.
+            write_results(previous, results)
+    print(write_results(previous, results))
     return 1 if failed else 0
 
 
