@@ -601,12 +601,16 @@ def _row_counts(rows: pl.DataFrame, expected: int | Mapping[str, int] | None,
         table.extend((source, a, found.get(a, 0)) for a in actions)
 
     if frames.get("files") is not None:
-        files = safe(frames["files"], FILE_COLUMNS)
-        for (name,), part in files.group_by("file", maintain_order=True):
-            if part.get_column("action").null_count() < part.height:
-                by_action(str(name), part, ACTIONS)
-            table.append((str(name), "all", part.height))
-        seen = set(files.get_column("file").unique().to_list())
+        # One group-by for every file and action (not a partition of the read-back rows per file).
+        per_file = safe(frames["files"], FILE_COLUMNS).group_by("file", "action", maintain_order=True).len()
+        totals = (per_file.group_by("file", maintain_order=True)
+                  .agg(pl.col("len").sum().alias("all"), pl.col("action").is_not_null().any().alias("says_action")))
+        found = {(f, a): n for f, a, n in per_file.select("file", "action", "len").iter_rows()}
+        for name, rows_all, says_action in totals.iter_rows():
+            if says_action:
+                table.extend((str(name), a, found.get((name, a), 0)) for a in ACTIONS)
+            table.append((str(name), "all", rows_all))
+        seen = set(totals.get_column("file").to_list())
         table.extend((name, "all", 0) for name in file_names if name not in seen)  # read back empty
     else:
         table.append(("files", "all", None))  # not read back: reported by files_given
