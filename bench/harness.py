@@ -19,6 +19,7 @@ import importlib
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -78,8 +79,6 @@ def _own_peak_kb() -> int | None:
     across exec, so a child of the harness would report at least the harness's own size when it
     forked (which grows with the data `prepare` generated in-process: a 9 MB child of a 1.5 GB
     parent reports 1.5 GB)."""
-    import resource  # noqa: PLC0415
-
     try:
         with open("/proc/self/status") as f:
             own = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))

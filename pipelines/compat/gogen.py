@@ -23,6 +23,7 @@ import polars as pl
 from pipelines import model
 from pipelines.eligibility.policy import Policy
 from pipelines.errors import ConservationError, InputError
+from pipelines.sources.lines import BOM, LINE_SEPARATORS, absent_separator
 
 ELIGIBILITY_COLUMNS: tuple[str, ...] = (
     "Case Number",
@@ -302,8 +303,6 @@ def _absent_separator(path: Path, *, bom_allowed: bool) -> tuple[str | None, boo
     """A separator byte that does not occur in the file (None: every candidate does, or the file
     starts with a byte order mark on a data line, which the reader drops), and whether the file
     holds a carriage return."""
-    from pipelines.sources.lines import BOM, LINE_SEPARATORS, absent_separator  # noqa: PLC0415
-
     with path.open("rb") as f:
         if f.read(len(BOM)) == BOM and not bom_allowed:
             return None, False

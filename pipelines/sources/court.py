@@ -430,11 +430,7 @@ def _line_fetcher(source: Path | io.BytesIO) -> Callable[[pl.Series], pl.DataFra
         if wanted.len() == 0:
             return pl.DataFrame(schema={"source_line": pl.Int64, "raw": pl.String})
         data = source.getvalue() if isinstance(source, io.BytesIO) else None
-        if data is None:
-            with open(source, "rb") as f:
-                sep = absent_separator(f.read())
-        else:
-            sep = absent_separator(data)
+        sep = absent_separator(data if data is not None else Path(source).read_bytes())
         if sep is None:
             lines, _ = _read_lines(source)
             return _numbered(lines).filter(pl.col("source_line").is_in(wanted.implode())).select("source_line", "raw")

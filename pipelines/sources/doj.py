@@ -105,7 +105,6 @@ _FIELD = r'(?:[^,"\x00]*|"(?:[^"\x00]|"")*")'
 _GOOD_LINE = rf"^{_FIELD}(?:,{_FIELD}){{{model.DOJ_FIELD_COUNT - 1}}}$"
 
 
-
 @dataclass
 class DojRead:
     """What read_doj returns.
