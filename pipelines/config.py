@@ -28,6 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipelines.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
+# libyaml's safe loader where PyYAML was built with it: the same documents, parsed ~10x faster
+# (suite, policy and county files are read on every run).
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # The 58 California counties, as DOJ writes them in STP_ORI_CNTY_NAME.
 CA_COUNTIES: tuple[str, ...] = (
@@ -87,7 +90,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines import model
+from pipelines.config import SAFE_LOADER
 from pipelines.errors import AutoclearError, ConfigError
 
 LAYOUT_DIR = Path(__file__).resolve().parents[2] / "config" / "delivery"  # the shipped layouts
@@ -140,7 +141,7 @@ def load_layout(name_or_path: str | Path | DeliveryLayout | None = None) -> Deli
         if not path.is_file():
             raise ConfigError(f"{path}: delivery layout file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=SAFE_LOADER)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark else ""

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from pipelines.config import SAFE_LOADER
 from pipelines.errors import ConfigError
 
 STATUTES_FILE = Path(__file__).with_name("statutes.yaml")
@@ -126,7 +127,7 @@ class StatuteList:
 def statute_lists() -> dict[str, StatuteList]:
     """The lists in statutes.yaml, parsed once."""
     try:
-        raw = yaml.safe_load(STATUTES_FILE.read_text())
+        raw = yaml.load(STATUTES_FILE.read_text(), Loader=SAFE_LOADER)
     except yaml.YAMLError as e:  # pragma: no cover - shipped file
         raise ConfigError(f"{STATUTES_FILE}: {e}") from e
     lists = {}
