@@ -8,6 +8,12 @@ wall time and CPU time (user + system) of that child alone (wait4), and its peak
 
     make bench                                 # every case, every scale
     BENCH=doj SCALES=100k make bench           # filter by module name / scale label
+    python -m bench --help                     # this text and the case list, nothing run
+
+This VM's speed varies from day to day and hour to hour (the same code has measured 20-60%
+apart), so before each case the harness also times a fixed reference workload in a fresh process
+(`ref_s`: a pure-Python loop and a Polars sort and group-by, ~1 s on a quiet machine): a case's
+figures are comparable across runs only together with the reference measured beside them.
 
 Results go to bench/results.json and bench/RESULTS.md, and the README's performance table
 (between the `<!-- bench:start -->` and `<!-- bench:end -->` markers) is rewritten.
@@ -98,7 +104,33 @@ def _machine_busy_s() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+# A fixed workload, the same bytes every time: interpreter speed (GX, Airflow, pydantic are pure
+# Python) and Polars on 2 threads (sort and hash group-by: memory bandwidth and cache).
+_REFERENCE = """
+import time
+import polars as pl
+t0 = time.perf_counter()
+s = 0
+for i in range(5_000_000):
+    s += i
+frame = pl.DataFrame({"k": pl.int_range(0, 5_000_000, eager=True).hash(7) % 1_000_003})
+frame.sort("k")
+frame.group_by("k").len()
+print(round(time.perf_counter() - t0, 3))
+"""
+
+
+def reference_s() -> float | None:
+    """Wall time of the reference workload in a fresh process (None when it fails)."""
+    try:
+        done = subprocess.run([sys.executable, "-c", _REFERENCE], capture_output=True, text=True, timeout=120)
+        return float(done.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError, OSError):
+        return None
+
+
 def measure(module: str, case: Case, kwargs: dict) -> dict:
+    ref = reference_s()
     busy0 = _machine_busy_s()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -126,6 +158,7 @@ def measure(module: str, case: Case, kwargs: dict) -> dict:
         "wall_s": round(wall, 3),
         "cpu_s": round(cpu, 3),
         "other_cpu_s": others,
+        "ref_s": ref,
         "measured": time.strftime("%Y-%m-%d"),
         "peak_mb": round(peak_kb / 1024, 1),
         "ok": code == 0,
@@ -149,16 +182,19 @@ def to_markdown(results: list[dict], machine_desc: str) -> str:
         f"Machine: {machine_desc}. Table written {time.strftime('%Y-%m-%d')}.",
         "",
         "`other CPU` is what the rest of the machine used during the measurement (0 on a quiet machine).",
+        "`ref` is the harness's fixed reference workload, timed just before the case: this VM's speed",
+        "varies, and a case's time is comparable across runs only beside its `ref` (blank: not recorded).",
         "",
-        "| benchmark | scale | rows | wall (s) | CPU (s) | peak RSS (MB) | µs/row | other CPU (s) | measured | target | notes |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| benchmark | scale | rows | wall (s) | CPU (s) | peak RSS (MB) | µs/row | other CPU (s) | ref (s) | measured | target | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for r in results:
         per_row = f"{r['wall_s'] / r['rows'] * 1e6:.2f}" if r.get("rows") else ""
         notes = r.get("notes", "") or r.get("error", "")
         lines.append(
             f"| {r['name']} | {r['scale']} | {r.get('rows', '') or ''} | {r['wall_s']} | {r['cpu_s']} | "
-            f"{r['peak_mb']} | {per_row} | {_blank(r.get('other_cpu_s'))} | {r.get('measured', '')} | "
+            f"{r['peak_mb']} | {per_row} | {_blank(r.get('other_cpu_s'))} | {_blank(r.get('ref_s'))} | "
+            f"{r.get('measured', '')} | "
             f"{r.get('target', '')} | {notes} |"
         )
     return "\n".join(lines) + "\n"
@@ -195,7 +231,18 @@ def write_results(previous: list[dict], results: list[dict]) -> str:
     return table
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv:
+        if argv[0] not in ("-h", "--help"):
+            print(f"bench: unknown argument {argv[0]!r} (filters are environment variables: BENCH, SCALES)",
+                  file=sys.stderr)
+            return 2
+        print(__doc__)
+        for module, case in discover(os.environ.get("BENCH")):
+            print(f"  {module.removeprefix('bench.'):22s} {case.name} @ {', '.join(case.scales)}"
+                  f"{f'  (target {case.target})' if case.target else ''}")
+        return 0
     only = os.environ.get("BENCH")
     scales = os.environ.get("SCALES")
     DATA.mkdir(parents=True, exist_ok=True)

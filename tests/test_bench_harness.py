@@ -1,0 +1,44 @@
+"""The benchmark harness's own behaviour (not the benchmarks): help, argument errors, the
+machine reference it records beside each case, and the table it writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import harness
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_cases_and_runs_nothing():
+    results = ROOT / "bench" / "results.json"
+    before = results.stat().st_mtime_ns if results.exists() else None
+    done = subprocess.run([sys.executable, "-m", "bench", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "BENCH=doj SCALES=100k make bench" in done.stdout
+    assert "bench_validation" in done.stdout and "target 1M: < 5 s" in done.stdout
+    assert "preparing" not in done.stdout  # no case ran
+    assert (results.stat().st_mtime_ns if results.exists() else None) == before
+
+
+def test_unknown_argument_is_an_error():
+    assert harness.main(["--fast"]) == 2
+
+
+def test_reference_workload_is_timed():
+    ref = harness.reference_s()
+    assert ref is not None and 0 < ref < 120
+
+
+def test_table_shows_the_reference_beside_each_case():
+    row = {"name": "case", "scale": "1M", "rows": 1_000_000, "wall_s": 2.0, "cpu_s": 3.0, "peak_mb": 10.0,
+           "other_cpu_s": 0.1, "ref_s": 1.234, "measured": "2026-11-22", "target": "< 5 s", "notes": "n"}
+    old = {**row, "name": "older case"}
+    del old["ref_s"]
+    table = harness.to_markdown([row, old], "test machine")
+    assert "| ref (s) |" in table
+    assert "| 0.1 | 1.234 | 2026-11-22 |" in table
+    assert "| 0.1 |  | 2026-11-22 |" in table  # recorded before the reference existed: blank
