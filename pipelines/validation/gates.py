@@ -364,8 +364,12 @@ class _GxRun:
                 meta={"checkpoint": suite.checkpoint, "table": table_name, "row": spec.row, "row_id": spec.row_id,
                       "suite_file": suite.path.name if suite.path else None},
             ))
-            definitions[table_name] = self.context.validation_definitions.add_or_update(
-                gx.ValidationDefinition(name=name, data=self.batch, suite=gx_suite))
+            definition = gx.ValidationDefinition(name=name, data=self.batch, suite=gx_suite)
+            try:  # the definitions store is in memory, new with this context: plain add (add_or_update
+                # would store the suite a second time)
+                definitions[table_name] = self.context.validation_definitions.add(definition)
+            except gx.exceptions.DataContextError:
+                definitions[table_name] = self.context.validation_definitions.add_or_update(definition)
         return definitions
 
     def validate(self, definition: Any, frame: Any, ctx: ValidationContext, run_time: dt.datetime) -> tuple[Any, Any]:
