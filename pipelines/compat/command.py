@@ -125,7 +125,6 @@ def run_doj(
     files["policy"] = out_dir / EXTRA_FILES["policy"].format(s=s)
     files["policy"].write_text(_policy_record(policy), encoding="utf-8")
 
-    seconds = time.perf_counter() - started
     data = gogen.summary(
         county=county, facts=facts, determinations=decided, policy=policy, compute_at=compute_at,
         line_count=line_count,
@@ -154,7 +153,6 @@ def run_doj(
         "files": {k: p.name for k, p in sorted(files.items())},
     }, indent=2, default=str) + "\n", encoding="utf-8")
     run.seconds = time.perf_counter() - started
-    del seconds
     return run
 
 
