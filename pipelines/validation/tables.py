@@ -540,13 +540,18 @@ def delivery(frames: Mapping[str, Frame | None], ctx: ValidationContext, suite: 
             det = safe(frames["determinations"], {"count_id": pl.String, "determination": pl.String,
                                                   "relief": pl.String}).rename(
                 {"determination": "_det_determination", "relief": "_det_relief"})
+            # Joined on the three columns compared only (joining the whole delivery row copies it).
+            mine = r.select("count_id", "determination", "relief")
             try:  # one determination per count (checked by the determinations checkpoint)
-                r = r.join(det, on="count_id", how="left", maintain_order="left", validate="m:1")
+                joined = mine.join(det, on="count_id", how="left", maintain_order="left", validate="m:1")
             except pl.exceptions.ComputeError:
-                r = r.join(det.unique("count_id", keep="first", maintain_order=True), on="count_id", how="left",
-                           maintain_order="left")
-            agrees = ((pl.col("_det_determination") == pl.col("determination"))
-                      & (pl.col("_det_relief") == pl.col("relief"))).fill_null(False)
+                joined = mine.join(det.unique("count_id", keep="first", maintain_order=True), on="count_id",
+                                   how="left", maintain_order="left")
+            agrees = pl.lit(joined.select(
+                ((pl.col("_det_determination") == pl.col("determination"))
+                 & (pl.col("_det_relief") == pl.col("relief"))).fill_null(False)
+            ).to_series())
+            del joined
         else:
             agrees = pl.lit(True)
         pattern = ctx.case_number_pattern
