@@ -487,3 +487,25 @@ def test_delivery_gate_blocks_files_that_disagree_with_the_ledger(fault, tmp_pat
         build, result = _deliver_checked(tmp_path, ledger)
         assert result.status == "published" and len(_published(tmp_path)) == 1
         assert ledger.delivery_rows("LOS ANGELES").height == build.rows.height
+
+
+def test_delivery_gate_compares_with_the_first_of_two_determinations(county, tmp_path):
+    """A count decided twice (the determinations gate's fault, not the delivery gate's) still gets
+    its delivery row compared, with the count's first determination, row for row."""
+    frames = dict(county.frames["delivery"])
+    det = frames["determinations"]
+    first = det["count_id"][0]
+    delivered = frames["delivery"].filter(pl.col("count_id") == first)
+    assert delivered.height == 1
+    # Second determination for the same count, disagreeing: ignored (the first one decides).
+    frames["determinations"] = pl.concat([det, _at(det.slice(0, 1), 0, "relief", "recall_and_resentence")])
+    result = run(county, "delivery", tmp_path / "a", frames=frames)
+    outcomes = {o.id: o for o in result.outcomes}
+    assert outcomes["delivery.matches_determination"].success
+    assert result.table_rows["delivery"] == frames["delivery"].height
+    # Now the first determination disagrees with the delivered row: that row alone fails.
+    frames["determinations"] = pl.concat([_at(det.slice(0, 1), 0, "relief", "recall_and_resentence"), det])
+    result = run(county, "delivery", tmp_path / "b", frames=frames)
+    failed = {o.id: o for o in result.critical_failures}
+    assert failed["delivery.matches_determination"].unexpected_count == 1
+    assert first in failed["delivery.matches_determination"].row_ids
