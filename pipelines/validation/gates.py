@@ -365,8 +365,9 @@ class _GxRun:
                       "suite_file": suite.path.name if suite.path else None},
             ))
             definition = gx.ValidationDefinition(name=name, data=self.batch, suite=gx_suite)
-            try:  # the definitions store is in memory, new with this context: plain add (add_or_update
-                # would store the suite a second time)
+            # The definitions store is in memory and new with this context: a plain add (add_or_update
+            # would store the suite a second time).
+            try:
                 definitions[table_name] = self.context.validation_definitions.add(definition)
             except gx.exceptions.DataContextError:
                 definitions[table_name] = self.context.validation_definitions.add_or_update(definition)
