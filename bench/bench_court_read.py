@@ -93,6 +93,7 @@ CASES = [
         prepare=prepare,
         run=run,
         target="3M: < 6 s, < 3 GB",
+        repeat={"3M": 3},
         rows=lambda scale: SCALE_ROWS[scale],
     )
 ]

@@ -52,6 +52,7 @@ CASES = [
         prepare=prepare,
         run=run,
         target="2M: < 4.6 s, < 2 GB",
+        repeat={"2M": 3},
         rows=lambda scale: SCALE_ROWS[scale],
     ),
 ]

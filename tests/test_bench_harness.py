@@ -42,3 +42,25 @@ def test_table_shows_the_reference_beside_each_case():
     assert "| ref (s) |" in table
     assert "| 0.1 | 1.234 | 2026-11-22 |" in table
     assert "| 0.1 |  | 2026-11-22 |" in table  # recorded before the reference existed: blank
+
+
+def test_median_run_reports_the_middle_run_and_lists_all():
+    runs = [{"ok": True, "wall_s": w, "validation_s": v, "notes": f"run {i}"}
+            for i, (w, v) in enumerate([(9.0, 6.3), (8.0, 5.8), (8.5, 6.1)])]
+    chosen = harness.median_run(runs, "validation_s")
+    assert chosen["validation_s"] == 6.1 and chosen["wall_s"] == 8.5
+    assert chosen["runs"] == [6.3, 5.8, 6.1]
+    assert chosen["notes"] == "3 runs, validation_s 6.3, 5.8, 6.1 (median shown); run 2"
+    assert harness.median_run(runs[:2], "wall_s")["wall_s"] == 8.0  # even count: the lower middle
+    assert harness.median_run(runs[:1]) is runs[0]  # one run: as measured, no note
+
+
+def test_a_failed_repeat_is_reported_not_hidden():
+    runs = [{"ok": True, "wall_s": 1.0}, {"ok": False, "wall_s": 2.0, "error": "boom"}, {"ok": True, "wall_s": 3.0}]
+    assert harness.median_run(runs)["error"] == "boom"
+
+
+def test_target_cases_repeat_at_their_target_scale():
+    cases = {case.name: case for _, case in harness.discover(None)}
+    assert cases["DOJ read + parse"].repeat == {"2M": 3}
+    assert cases["validate 1M determinations (all suites)"].headline == "validation_s"
