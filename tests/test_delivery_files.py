@@ -132,7 +132,7 @@ def test_layout_errors_name_the_file_and_key(tmp_path):
     with pytest.raises(ConfigError, match="without width: A"):
         load_layout(bad)
     bad.write_text("name: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"court_x.yaml, line \d+: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"court_x.yaml, line \d+: invalid YAML"):
         load_layout(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_layout("no_such_layout")

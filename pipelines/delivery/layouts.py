@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines import model
-from pipelines.config import SAFE_LOADER
+from pipelines.config import read_yaml
 from pipelines.errors import AutoclearError, ConfigError
 
 LAYOUT_DIR = Path(__file__).resolve().parents[2] / "config" / "delivery"  # the shipped layouts
@@ -140,12 +139,7 @@ def load_layout(name_or_path: str | Path | DeliveryLayout | None = None) -> Deli
             raise ConfigError(f"{ref!r}: a delivery layout is a name in {LAYOUT_DIR} or the path of a .yaml file")
         if not path.is_file():
             raise ConfigError(f"{path}: delivery layout file not found")
-    try:
-        data = yaml.load(path.read_text(), Loader=SAFE_LOADER)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a delivery layout is a mapping (name, kind, fields, ...)")
     data.setdefault("name", path.stem)

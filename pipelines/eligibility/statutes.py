@@ -14,9 +14,8 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
-import yaml
 
-from pipelines.config import SAFE_LOADER
+from pipelines.config import read_yaml
 from pipelines.errors import ConfigError
 
 STATUTES_FILE = Path(__file__).with_name("statutes.yaml")
@@ -126,10 +125,7 @@ class StatuteList:
 @cache
 def statute_lists() -> dict[str, StatuteList]:
     """The lists in statutes.yaml, parsed once."""
-    try:
-        raw = yaml.load(STATUTES_FILE.read_text(), Loader=SAFE_LOADER)
-    except yaml.YAMLError as e:  # pragma: no cover - shipped file
-        raise ConfigError(f"{STATUTES_FILE}: {e}") from e
+    raw = read_yaml(STATUTES_FILE)
     lists = {}
     for name, body in raw.items():
         try:
