@@ -206,7 +206,7 @@ def run_checkpoint(
         pending = {order[0]: pool.submit(_build, build[order[0]])}
         try:
             gx_run = _GxRun(out_dir)
-            definitions = gx_run.setup(suite, ctx)
+            definitions = gx_run.setup(suite)
             timings["gx_setup"] = time.perf_counter() - started
             for i, table_name in enumerate(order):
                 table, frame, seconds = pending.pop(table_name).result()
@@ -337,7 +337,7 @@ class _GxRun:
         asset = datasource.add_dataframe_asset(ASSET)
         self.batch = asset.add_batch_definition_whole_dataframe("whole")
 
-    def setup(self, suite: SuiteSpec, ctx: ValidationContext) -> dict[str, Any]:
+    def setup(self, suite: SuiteSpec) -> dict[str, Any]:
         """A GX suite and validation definition per table; table -> validation definition.
 
         No GX Checkpoint objects: a checkpoint here only wraps one validation definition, and
