@@ -203,15 +203,23 @@ def median_run(runs: list[dict], headline: str = "wall_s") -> dict:
 
 
 def to_markdown(results: list[dict], machine_desc: str) -> str:
+    """The results table. Rows measured on different hosts (this VM is not always placed on the
+    same CPU model) say which one: `machine_desc` stands for rows that do not record their own."""
+    hosts: list[str] = []
+    for r in results:
+        if r.get("machine", machine_desc) not in hosts:
+            hosts.append(r.get("machine", machine_desc))
+    label = {h: chr(ord("A") + i) for i, h in enumerate(hosts)}
     lines = [
-        f"Machine: {machine_desc}. Table written {time.strftime('%Y-%m-%d')}.",
+        *(f"Machine {label[h]}: {h}." for h in hosts),
+        f"Table written {time.strftime('%Y-%m-%d')}.",
         "",
         "`other CPU` is what the rest of the machine used during the measurement (0 on a quiet machine).",
         "`ref` is the harness's fixed reference workload, timed just before the case: this VM's speed",
         "varies, and a case's time is comparable across runs only beside its `ref` (blank: not recorded).",
         "",
-        "| benchmark | scale | rows | wall (s) | CPU (s) | peak RSS (MB) | µs/row | other CPU (s) | ref (s) | measured | target | notes |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| benchmark | scale | rows | wall (s) | CPU (s) | peak RSS (MB) | µs/row | other CPU (s) | ref (s) | machine | measured | target | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|",
     ]
     for r in results:
         per_row = f"{r['wall_s'] / r['rows'] * 1e6:.2f}" if r.get("rows") else ""
@@ -219,7 +227,7 @@ def to_markdown(results: list[dict], machine_desc: str) -> str:
         lines.append(
             f"| {r['name']} | {r['scale']} | {r.get('rows', '') or ''} | {r['wall_s']} | {r['cpu_s']} | "
             f"{r['peak_mb']} | {per_row} | {_blank(r.get('other_cpu_s'))} | {_blank(r.get('ref_s'))} | "
-            f"{r.get('measured', '')} | "
+            f"{label[r.get('machine', machine_desc)]} | {r.get('measured', '')} | "
             f"{r.get('target', '')} | {notes} |"
         )
     return "\n".join(lines) + "\n"
@@ -241,14 +249,21 @@ def update_readme(table: str) -> None:
         readme.write_text(f"{head}{start}\n{table}{end}{tail}")
 
 
-def write_results(previous: list[dict], results: list[dict]) -> str:
-    """Merge this run's results over earlier ones (filtered runs keep the rest) and write them out."""
+def write_results(previous: list[dict], results: list[dict], previous_machine: str | None = None) -> str:
+    """Merge this run's results over earlier ones (filtered runs keep the rest) and write them out.
+
+    Each row keeps the host it was measured on; rows from before rows recorded it carry the
+    file-level machine of the run that wrote them (`previous_machine`)."""
+    if previous_machine:
+        previous = [{"machine": previous_machine, **r} for r in previous]
     keys = {(r["name"], r["scale"]) for r in results}
     merged = [r for r in previous if (r["name"], r["scale"]) not in keys] + results
+    desc = machine()
+    for r in results:
+        r.setdefault("machine", desc)
     order = {(m, c.name): i for i, (m, c) in enumerate(discover(None))}
     merged.sort(key=lambda r: (min((v for (m, n), v in order.items() if n == r["name"]), default=999),
                                list(SCALE_ROWS).index(r["scale"]) if r["scale"] in SCALE_ROWS else 99))
-    desc = machine()
     (ROOT / "bench" / "results.json").write_text(json.dumps({"machine": desc, "results": merged}, indent=2) + "\n")
     table = to_markdown(merged, desc)
     (ROOT / "bench" / "RESULTS.md").write_text("# Benchmark results\n\n" + table)
@@ -272,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     scales = os.environ.get("SCALES")
     DATA.mkdir(parents=True, exist_ok=True)
     results_path = ROOT / "bench" / "results.json"
-    previous = json.loads(results_path.read_text()).get("results", []) if results_path.exists() else []
+    earlier = json.loads(results_path.read_text()) if results_path.exists() else {}
+    previous, previous_machine = earlier.get("results", []), earlier.get("machine")
     results = []
     failed = False
     for module, case in discover(only):
@@ -291,8 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: {case.name} @ {scale}: {r}", flush=True)
             results.append(r)
             # Written after every case: a run of an hour or more that is stopped keeps what it measured.
-            write_results(previous, results)
-    print(write_results(previous, results))
+            write_results(previous, results, previous_machine)
+    print(write_results(previous, results, previous_machine))
     return 1 if failed else 0
 
 

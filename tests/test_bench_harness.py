@@ -40,8 +40,20 @@ def test_table_shows_the_reference_beside_each_case():
     del old["ref_s"]
     table = harness.to_markdown([row, old], "test machine")
     assert "| ref (s) |" in table
-    assert "| 0.1 | 1.234 | 2026-11-22 |" in table
-    assert "| 0.1 |  | 2026-11-22 |" in table  # recorded before the reference existed: blank
+    assert "| 0.1 | 1.234 | A | 2026-11-22 |" in table
+    assert "| 0.1 |  | A | 2026-11-22 |" in table  # recorded before the reference existed: blank
+
+
+def test_table_says_which_host_measured_each_row():
+    row = {"name": "case", "scale": "1M", "rows": 1, "wall_s": 2.0, "cpu_s": 3.0, "peak_mb": 10.0,
+           "measured": "2026-11-22", "machine": "2 cores (AMD EPYC)"}
+    older = {**row, "name": "older case"}
+    del older["machine"]
+    table = harness.to_markdown([row, older], "2 cores (Intel Xeon)")
+    assert "Machine A: 2 cores (AMD EPYC)." in table and "Machine B: 2 cores (Intel Xeon)." in table
+    assert "| case | 1M |" in table.split("| older case |")[0]
+    lines = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| ")}
+    assert "| A | 2026-11-22 |" in lines["| case"] and "| B | 2026-11-22 |" in lines["| older case"]
 
 
 def test_median_run_reports_the_middle_run_and_lists_all():
