@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.normalize.frames import where
+
 PLACEHOLDERS = ("NULL", "NONE", "NA", "N/A", "UNKNOWN", "UNK")
 PARTS = ("normalized", "base", "year", "prefix", "number", "tail", "defendant_suffix")
 PARTS_STRUCT = pl.Struct({p: pl.String for p in PARTS})
@@ -41,17 +43,6 @@ _WITH_YEAR_RE = r"^(\d{2})([A-Z]+)(\d+)([A-Z]*)$"
 _PLAIN_RE = r"^([A-Z]*)(\d+)([A-Z]*)$"
 
 
-def _where(frame: pl.DataFrame, cond: pl.Expr, *exprs: pl.Expr) -> pl.DataFrame:
-    """Apply ``exprs`` only to rows where ``cond`` holds (row order not kept)."""
-    mask = frame.select(cond.fill_null(False)).to_series()
-    hit = int(mask.sum())
-    if hit == 0:
-        return frame
-    if hit == frame.height:
-        return frame.lazy().with_columns(*exprs).collect(engine="in-memory")
-    return pl.concat([frame.filter(~mask), frame.filter(mask).lazy().with_columns(*exprs).collect(engine="in-memory")], how="vertical")
-
-
 def _parts_of_distinct(values: pl.DataFrame) -> pl.DataFrame:
     """``_raw`` (distinct values) -> ``_raw`` + PARTS."""
     s, body, suffix = pl.col("_s"), pl.col("_body"), pl.col("_suffix")
@@ -59,14 +50,14 @@ def _parts_of_distinct(values: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(s.alias("_body"), pl.lit(None, dtype=pl.String).alias("_suffix"))
     # A defendant suffix: 1-3 digits after a final "-" or "/", with at least 5 digits before it.
     groups = s.str.extract_groups(_SUFFIX_RE)
-    frame = _where(frame, s.str.contains(r"[-/]\s*\d{1,3}$"), groups.struct.field("1").alias("_body"),
-                   groups.struct.field("2").alias("_suffix"))
+    frame = where(frame, s.str.contains(r"[-/]\s*\d{1,3}$"), groups.struct.field("1").alias("_body"),
+                  groups.struct.field("2").alias("_suffix"))
     frame = frame.with_columns(
         pl.when(suffix.is_not_null() & (body.str.count_matches(r"\d") >= 5)).then(body).otherwise(s).alias("_body"),
         pl.when(suffix.is_not_null() & (body.str.count_matches(r"\d") >= 5))
         .then(suffix.cast(pl.Int32, strict=False).cast(pl.String).str.zfill(2)).alias("_suffix"),
     )
-    frame = _where(frame, body.str.contains(r"[^A-Z0-9]"), body.str.replace_all(r"[^A-Z0-9]", "").alias("_body"))
+    frame = where(frame, body.str.contains(r"[^A-Z0-9]"), body.str.replace_all(r"[^A-Z0-9]", "").alias("_body"))
     frame = frame.with_columns(
         pl.when((body == "") | body.is_in(list(PLACEHOLDERS)) | body.str.contains(r"^0+$")).then(None)
         .otherwise(body).alias("_body")
@@ -78,10 +69,10 @@ def _parts_of_distinct(values: pl.DataFrame) -> pl.DataFrame:
     )
     with_year = body.str.extract_groups(_WITH_YEAR_RE)
     plain = body.str.extract_groups(_PLAIN_RE)
-    frame = _where(frame, body.str.contains(r"^\d{2}[A-Z]"),
-                   *[with_year.struct.field(str(i + 1)).alias(n) for i, n in enumerate(("year", "prefix", "number", "tail"))])
-    frame = _where(frame, pl.col("number").is_null() & body.is_not_null(),
-                   *[plain.struct.field(str(i + 1)).alias(n) for i, n in enumerate(("prefix", "number", "tail"))])
+    frame = where(frame, body.str.contains(r"^\d{2}[A-Z]"),
+                  *[with_year.struct.field(str(i + 1)).alias(n) for i, n in enumerate(("year", "prefix", "number", "tail"))])
+    frame = where(frame, pl.col("number").is_null() & body.is_not_null(),
+                  *[plain.struct.field(str(i + 1)).alias(n) for i, n in enumerate(("prefix", "number", "tail"))])
     frame = frame.with_columns(pl.col("prefix").replace("", None), pl.col("tail").replace("", None))
     tail = pl.col("tail")
     return frame.select(

@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.normalize.frames import where
+
 NAME_FORMATS = ("LAST/FIRST/MIDDLE", "LAST, FIRST MIDDLE", "LAST,FIRST M", "LAST FIRST MIDDLE", "FIRST MIDDLE LAST")
 SUFFIXES = ("JR", "SR", "II", "III", "IV")
 PARTICLES = ("DE", "DEL", "LA", "LAS", "LOS", "DA", "DAS", "DO", "DOS", "DI", "DU", "VAN", "VON", "DER", "DEN", "LE")
@@ -58,21 +60,6 @@ _HAS_SUFFIX_RE = r"\b(?:" + "|".join(SUFFIXES) + r")\b"
 def _squeeze(e: pl.Expr) -> pl.Expr:
     """Collapse runs of blanks and trim."""
     return e.str.replace_all(" {2,}", " ").str.strip_chars(" ")
-
-
-def _where(frame: pl.DataFrame, cond: pl.Expr, *exprs: pl.Expr) -> pl.DataFrame:
-    """Apply ``exprs`` only to the rows where ``cond`` holds (row order is not kept).
-
-    Most names need none of the expensive steps, and Polars evaluates both branches of a
-    when/then on every row, so the rows that need a step are split off instead.
-    """
-    mask = frame.select(cond.fill_null(False)).to_series()
-    hit = int(mask.sum())
-    if hit == 0:
-        return frame
-    if hit == frame.height:
-        return frame.lazy().with_columns(*exprs).collect(engine="in-memory")
-    return pl.concat([frame.filter(~mask), frame.filter(mask).lazy().with_columns(*exprs).collect(engine="in-memory")], how="vertical")
 
 
 def _null_if_blank(e: pl.Expr) -> pl.Expr:
@@ -97,9 +84,9 @@ def _parse_distinct(values: pl.DataFrame, fmt: str) -> pl.DataFrame:
     """
     s = pl.col("_s")
     frame = values.with_columns(pl.col("_raw").cast(pl.String).str.to_uppercase().alias("_s"))
-    frame = _where(frame, s.str.contains(r"[^A-Z ,/\-]"), _heavy_clean(s).alias("_s"))
+    frame = where(frame, s.str.contains(r"[^A-Z ,/\-]"), _heavy_clean(s).alias("_s"))
     frame = frame.with_columns(s.str.strip_chars(" -").alias("_s"))
-    frame = _where(frame, s.str.contains("  ", literal=True), _squeeze(s).alias("_s"))
+    frame = where(frame, s.str.contains("  ", literal=True), _squeeze(s).alias("_s"))
 
     # Surname | given names, split at the first "/" (else the first ",").
     frame = frame.with_columns(
@@ -121,14 +108,14 @@ def _parse_distinct(values: pl.DataFrame, fmt: str) -> pl.DataFrame:
     last, given = pl.col("_last"), pl.col("_given")
     frame = frame.with_columns(last.str.strip_chars(" "), given.str.strip_chars(" "))
     # More separators (LAST/FIRST/MIDDLE) and blanks around them; hyphenated surnames.
-    frame = _where(frame, given.str.contains(r"[/,]"),
-                   _squeeze(given.str.replace_many(["/", ","], [" ", " "])).alias("_given"))
-    frame = _where(frame, last.str.contains(r"[/,\-]"),
-                   _squeeze(last.str.replace_many(["/", ",", "-"], [" ", " ", " "])).alias("_last"))
+    frame = where(frame, given.str.contains(r"[/,]"),
+                  _squeeze(given.str.replace_many(["/", ","], [" ", " "])).alias("_given"))
+    frame = where(frame, last.str.contains(r"[/,\-]"),
+                  _squeeze(last.str.replace_many(["/", ",", "-"], [" ", " ", " "])).alias("_last"))
 
     # Suffix (JR, SR, II, III, IV) anywhere.
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("name_suffix"))
-    frame = _where(
+    frame = where(
         frame,
         last.str.contains(_HAS_SUFFIX_RE) | given.str.contains(_HAS_SUFFIX_RE),
         pl.coalesce(last.str.extract(_SUFFIX_RE, 1), given.str.extract(_SUFFIX_RE, 1)).alias("name_suffix"),
@@ -136,7 +123,7 @@ def _parse_distinct(values: pl.DataFrame, fmt: str) -> pl.DataFrame:
         (" " + given + " ").str.replace_all(_SUFFIX_RE, " ").str.strip_chars(" ").alias("_given"),
     )
     # The connector Y between two surnames goes.
-    frame = _where(
+    frame = where(
         frame,
         last.str.contains(" Y ", literal=True),
         _squeeze((" " + last + " ").str.replace_all(" Y ", " ", literal=True)).alias("_last"),
