@@ -15,6 +15,8 @@ equal, day and month transposed, or two of year / month / day equal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 # An identifier value shared by more records than this on one side is a placeholder (000000000,
@@ -35,46 +37,50 @@ DETERMINISTIC_MATCHES: dict[str, pl.DataType] = {
 }
 
 
+def _side(sfx_l: str, sfx_r: str) -> tuple[Callable[[str], pl.Expr], Callable[[str], pl.Expr]]:
+    """Column getters for the left and right record of a pair."""
+    return (lambda name: pl.col(f"{name}{sfx_l}")), (lambda name: pl.col(f"{name}{sfx_r}"))
+
+
+def _surname_agrees(sfx_l: str, sfx_r: str) -> pl.Expr:
+    """The surnames agree flattened, or share a token (compound surnames written partly)."""
+    left, right = _side(sfx_l, sfx_r)
+    return (left("last_name_flat") == right("last_name_flat")) | (
+        left("last_name_tokens").list.set_intersection(right("last_name_tokens")).list.len() > 0
+    )
+
+
+def _first_name_agrees(sfx_l: str, sfx_r: str) -> pl.Expr:
+    """The first names agree, or one is a nickname of the other."""
+    left, right = _side(sfx_l, sfx_r)
+    return (
+        (left("first_token") == right("first_token"))
+        | left("first_name_groups").list.contains(right("first_token"))
+        | right("first_name_groups").list.contains(left("first_token"))
+    )
+
+
 def name_agrees(sfx_l: str = "_l", sfx_r: str = "_r") -> pl.Expr:
     """The two records' names agree (see module docstring)."""
-    def c(name: str, side: str) -> pl.Expr:
-        return pl.col(f"{name}{side}")
-
-    last = (c("last_name_flat", sfx_l) == c("last_name_flat", sfx_r)) | (
-        c("last_name_tokens", sfx_l).list.set_intersection(c("last_name_tokens", sfx_r)).list.len() > 0
+    left, right = _side(sfx_l, sfx_r)
+    initial = (
+        ((left("first_name").str.len_chars() == 1) | (right("first_name").str.len_chars() == 1))
+        & (left("first_name").str.slice(0, 1) == right("first_name").str.slice(0, 1))
     )
-    first = (
-        (c("first_token", sfx_l) == c("first_token", sfx_r))
-        | c("first_name_groups", sfx_l).list.contains(c("first_token", sfx_r))
-        | c("first_name_groups", sfx_r).list.contains(c("first_token", sfx_l))
-        | (
-            ((c("first_name", sfx_l).str.len_chars() == 1) | (c("first_name", sfx_r).str.len_chars() == 1))
-            & (c("first_name", sfx_l).str.slice(0, 1) == c("first_name", sfx_r).str.slice(0, 1))
-        )
-    )
-    swapped = c("last_name_tokens", sfx_r).list.contains(c("first_token", sfx_l)) & c(
-        "last_name_tokens", sfx_l
-    ).list.contains(c("first_token", sfx_r))
+    first = _first_name_agrees(sfx_l, sfx_r) | initial
+    swapped = right("last_name_tokens").list.contains(left("first_token")) & left(
+        "last_name_tokens"
+    ).list.contains(right("first_token"))
     # JR and SR (father and son, often co-defendants) are different people.
-    suffix_conflict = (c("name_suffix", sfx_l) != c("name_suffix", sfx_r)).fill_null(False)
-    return ((last & first) | swapped).fill_null(False) & ~suffix_conflict
+    suffix_conflict = (left("name_suffix") != right("name_suffix")).fill_null(False)
+    return ((_surname_agrees(sfx_l, sfx_r) & first) | swapped).fill_null(False) & ~suffix_conflict
 
 
 def name_not_contradicted(sfx_l: str = "_l", sfx_r: str = "_r") -> pl.Expr:
     """Some part of the name agrees: the surname (any form), the first name or its nickname, or
     the two swapped. Weaker than `name_agrees`; enough next to an equal identifier."""
-    def c(name: str, side: str) -> pl.Expr:
-        return pl.col(f"{name}{side}")
-
-    last = (c("last_name_flat", sfx_l) == c("last_name_flat", sfx_r)) | (
-        c("last_name_tokens", sfx_l).list.set_intersection(c("last_name_tokens", sfx_r)).list.len() > 0
-    )
-    first = (
-        (c("first_token", sfx_l) == c("first_token", sfx_r))
-        | c("first_name_groups", sfx_l).list.contains(c("first_token", sfx_r))
-        | c("first_name_groups", sfx_r).list.contains(c("first_token", sfx_l))
-    )
-    return (last | first | name_agrees(sfx_l, sfx_r)).fill_null(False)
+    return (_surname_agrees(sfx_l, sfx_r) | _first_name_agrees(sfx_l, sfx_r)
+            | name_agrees(sfx_l, sfx_r)).fill_null(False)
 
 
 def dob_agrees(sfx_l: str = "_l", sfx_r: str = "_r") -> pl.Expr:
