@@ -55,7 +55,7 @@ from pipelines.config import (
 )
 from pipelines.errors import ConfigError, ConservationError, InputError
 from pipelines.normalize import case_numbers, dates, dispositions, ids, levels, names
-from pipelines.sources.lines import absent_separator
+from pipelines.sources.lines import absent_separator, read_lines
 
 SOURCE = "court"
 
@@ -399,18 +399,7 @@ def _read_lines(source: Path | io.BytesIO, data: bytes | None = None) -> tuple[p
         frame = pl.DataFrame({"raw": parts}, schema={"raw": pl.String})
         return frame.with_columns(pl.col("raw").str.strip_suffix("\r")), "\ufffd" in text
 
-    def read(encoding: str) -> pl.DataFrame:
-        return pl.read_csv(
-            io.BytesIO(data), has_header=False, separator=sep, quote_char=None, infer_schema=False,
-            encoding=encoding, raise_if_empty=False, new_columns=["raw"], empty_string_is_null=False,
-        )
-
-    try:
-        frame, lossy = read("utf8"), False
-    except pl.exceptions.ComputeError as exc:
-        if "utf" not in str(exc).lower():
-            raise
-        frame, lossy = read("utf8-lossy"), True
+    frame, lossy = read_lines(data, sep, "raw", empty_is_null=False)
     raw = pl.col("raw")
     if frame["raw"].null_count():
         raw = raw.fill_null("")

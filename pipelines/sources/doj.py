@@ -62,7 +62,7 @@ import polars as pl
 from pipelines import model
 from pipelines.errors import ConservationError, InputError
 from pipelines.normalize.sections import find_statutes, parse_statute
-from pipelines.sources.lines import BOM, absent_separator
+from pipelines.sources.lines import BOM, absent_separator, read_lines
 
 SOURCE = "doj"
 RAW_LINE = "raw_line"  # read_doj(raw_lines=True): the accepted line exactly as written
@@ -245,15 +245,7 @@ def _lines(data: bytes) -> tuple[pl.DataFrame, bool]:
     sep = absent_separator(data)
     frame = None
     if sep is not None:
-        def read(encoding: str) -> pl.DataFrame:
-            return pl.read_csv(data, has_header=False, separator=sep, quote_char=None, infer_schema=False,
-                               encoding=encoding, raise_if_empty=False, new_columns=["line"])
-        try:
-            frame, lossy = read("utf8"), False
-        except pl.exceptions.ComputeError as e:
-            if "utf" not in str(e).lower():
-                raise
-            frame, lossy = read("utf8-lossy"), True
+        frame, lossy = read_lines(data, sep, "line", empty_is_null=True)
         if frame.width != 1 or frame.height != n_lines:
             frame = None
     if frame is None:  # every candidate separator byte occurs (not a text file): split it here

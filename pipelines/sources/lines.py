@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import mmap
 
+import polars as pl
+
 BOM = b"\xef\xbb\xbf"
 
 # Candidate separators, most unlikely in text first: the ASCII separator controls, then the others.
@@ -18,3 +20,20 @@ def absent_separator(data: bytes | mmap.mmap) -> str | None:
     """The first candidate separator that does not occur in `data`; None when every one does (not
     a text file: the caller splits the lines itself)."""
     return next((s for s in LINE_SEPARATORS if data.find(s.encode()) < 0), None)
+
+
+def read_lines(data: bytes, separator: str, column: str, *, empty_is_null: bool) -> tuple[pl.DataFrame, bool]:
+    """`data`'s lines as one String column (line ends other than ``\n`` kept), read with a
+    `separator` the data does not hold (see absent_separator); and whether bytes that are not
+    valid UTF-8 had to be replaced (tried strictly first: strict UTF-8 reads faster)."""
+    def read(encoding: str) -> pl.DataFrame:
+        return pl.read_csv(data, has_header=False, separator=separator, quote_char=None, infer_schema=False,
+                           encoding=encoding, raise_if_empty=False, new_columns=[column],
+                           empty_string_is_null=empty_is_null)
+
+    try:
+        return read("utf8"), False
+    except pl.exceptions.ComputeError as e:
+        if "utf" not in str(e).lower():
+            raise
+        return read("utf8-lossy"), True
