@@ -15,7 +15,7 @@ export SCARF_ANALYTICS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: demo test bench fuzz airflow lint browser venv clean
+.PHONY: demo test bench bench-targets fuzz airflow lint browser venv clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ test: venv browser
 
 bench: venv
 	$(BIN)/python -m bench
+
+# The cases a target is about, at the target's scale, three runs each (about 10 minutes).
+bench-targets: venv
+	TARGETS=1 $(BIN)/python -m bench
 
 fuzz: venv
 	$(BIN)/python -m tests.fuzz.run --seconds $${FUZZ_SECONDS:-300}

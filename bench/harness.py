@@ -8,6 +8,7 @@ wall time and CPU time (user + system) of that child alone (wait4), and its peak
 
     make bench                                 # every case, every scale
     BENCH=doj SCALES=100k make bench           # filter by module name / scale label
+    make bench-targets                         # only the target cases at their target scale (TARGETS=1)
     python -m bench --help                     # this text and the case list, nothing run
 
 This VM's speed varies from day to day and hour to hour (the same code has measured 20-60%
@@ -271,6 +272,14 @@ def write_results(previous: list[dict], results: list[dict], previous_machine: s
     return table
 
 
+def wanted(case: Case, scale: str, scales: str | None, targets: bool) -> bool:
+    """Whether a run filtered by SCALES (comma-separated labels) and TARGETS (only the scales a
+    target is about: those the case repeats) measures `case` at `scale`."""
+    if scales and scale not in scales.split(","):
+        return False
+    return not targets or scale in case.repeat
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv:
@@ -291,9 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     previous, previous_machine = earlier.get("results", []), earlier.get("machine")
     results = []
     failed = False
+    targets = os.environ.get("TARGETS", "") not in ("", "0")
     for module, case in discover(only):
         for scale in case.scales:
-            if scales and scale not in scales.split(","):
+            if not wanted(case, scale, scales, targets):
                 continue
             print(f"bench: {case.name} @ {scale}: preparing", flush=True)
             kwargs = case.prepare(scale, DATA)

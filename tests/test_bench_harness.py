@@ -76,3 +76,15 @@ def test_target_cases_repeat_at_their_target_scale():
     cases = {case.name: case for _, case in harness.discover(None)}
     assert cases["DOJ read + parse"].repeat == {"2M": 3}
     assert cases["validate 1M determinations (all suites)"].headline == "validation_s"
+
+
+def test_targets_only_selects_the_target_scales():
+    cases = {case.name: case for _, case in harness.discover(None)}
+    doj = cases["DOJ read + parse"]
+    assert [s for s in doj.scales if harness.wanted(doj, s, None, targets=True)] == ["2M"]
+    assert [s for s in doj.scales if harness.wanted(doj, s, None, targets=False)] == doj.scales
+    assert [s for s in doj.scales if harness.wanted(doj, s, "100k,2M", targets=False)] == ["100k", "2M"]
+    assert not harness.wanted(doj, "2M", "100k", targets=True)
+    chosen = {(c.name, s) for _, c in harness.discover(None) for s in c.scales if harness.wanted(c, s, None, True)}
+    assert ("validate 1M determinations (all suites)", "1M") in chosen
+    assert ("court extract read + normalize", "3M") in chosen and ("autoclear doj (all outputs)", "2M") in chosen
