@@ -3,6 +3,9 @@ assembles them. Command modules import heavy libraries inside the commands, so `
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
 import typer
 
 from pipelines import (
@@ -21,6 +24,31 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals can hold personal data
 )
+
+
+
+def installed_version() -> str:
+    """The installed distribution's version ("unknown" when run from a bare source tree)."""
+    try:
+        return version("autoclear")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"autoclear {installed_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True,
+        help="Print the installed version and exit (quote it when reporting a problem).")] = False,
+) -> None:
+    """Automatic cannabis-conviction relief: DOJ research file + court records -> court orders."""
+
 
 for module in (commands_synth, commands_doj, commands_sources, commands_flow, commands_delivery, commands_reports):
     module.register(app)
