@@ -3,12 +3,12 @@ assembles them. Command modules import heavy libraries inside the commands, so `
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
 
 from pipelines import (
+    autoclear_version,
     commands_delivery,
     commands_doj,
     commands_flow,
@@ -27,17 +27,9 @@ app = typer.Typer(
 
 
 
-def installed_version() -> str:
-    """The installed distribution's version ("unknown" when run from a bare source tree)."""
-    try:
-        return version("autoclear")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def _show_version(value: bool) -> None:
     if value:
-        typer.echo(f"autoclear {installed_version()}")
+        typer.echo(f"autoclear {autoclear_version()}")
         raise typer.Exit()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import polars as pl
@@ -51,6 +52,8 @@ def test_deliver_ack_history(run_dir, tmp_path):
     assert (outbox / "court_upload.txt").is_file()  # the county's layout
     manifest = json.loads((outbox / "manifest.json").read_text())
     assert manifest["inputs"][0]["name"] == "doj_research.dat" and manifest["compute_at"] == "2024-01-01"
+    declared = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    assert manifest["software"] == f"autoclear {declared}"  # which version made the files
     assert (run_dir / "delivery" / "needs_case_number.csv").is_file()
     assert summary["needs_case_number"] > 0
 

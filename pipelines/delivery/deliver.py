@@ -31,7 +31,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines import model
+from pipelines import autoclear_version, model
 from pipelines.delivery.faults import crash_point
 from pipelines.delivery.files import MANIFEST, DeliveryFile, fsync_dir, read_back, write_all, write_bytes
 from pipelines.delivery.layouts import DeliveryLayout, load_layout
@@ -115,11 +115,13 @@ def build_manifest(
     compute_at: date | str | None,
     input_fingerprints: dict[str, str] | None,
 ) -> dict[str, Any]:
-    """The manifest: every file with its row count and SHA-256, the policy, the inputs, the run.
+    """The manifest: every file with its row count and SHA-256, the policy, the inputs, the run,
+    and the autoclear version that made them.
 
     No clock time: the same inputs give the same manifest."""
     return {
         "format": MANIFEST_FORMAT,
+        "software": f"autoclear {autoclear_version()}",
         "delivery": name,
         "sequence": sequence,
         "county": county,
