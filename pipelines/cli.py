@@ -26,7 +26,6 @@ app = typer.Typer(
 )
 
 
-
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"autoclear {autoclear_version()}")
@@ -39,7 +38,7 @@ def _options(
         "--version", callback=_show_version, is_eager=True,
         help="Print the installed version and exit (quote it when reporting a problem).")] = False,
 ) -> None:
-    """Automatic cannabis-conviction relief: DOJ research file + court records -> court orders."""
+    pass  # options for every command; the help text is the Typer app's
 
 
 for module in (commands_synth, commands_doj, commands_sources, commands_flow, commands_delivery, commands_reports):

@@ -55,7 +55,7 @@ from pipelines.config import (
 )
 from pipelines.errors import ConfigError, ConservationError, InputError
 from pipelines.normalize import case_numbers, dates, dispositions, ids, levels, names
-from pipelines.sources.lines import absent_separator, read_lines
+from pipelines.sources.lines import absent_separator, read_lines, split_lines
 
 SOURCE = "court"
 
@@ -392,12 +392,7 @@ def _read_lines(source: Path | io.BytesIO, data: bytes | None = None) -> tuple[p
         return pl.DataFrame(schema={"raw": pl.String}), False
     sep = absent_separator(data)
     if sep is None:  # every candidate byte occurs: not really text; split in Python once
-        text = data.decode("utf-8", errors="replace")
-        parts = text.split("\n")
-        if parts and parts[-1] == "":
-            parts.pop()
-        frame = pl.DataFrame({"raw": parts}, schema={"raw": pl.String})
-        return frame.with_columns(pl.col("raw").str.strip_suffix("\r")), "\ufffd" in text
+        return split_lines(data, "raw")
 
     frame, lossy = read_lines(data, sep, "raw", empty_is_null=False)
     raw = pl.col("raw")

@@ -62,7 +62,7 @@ import polars as pl
 from pipelines import model
 from pipelines.errors import ConservationError, InputError
 from pipelines.normalize.sections import find_statutes, parse_statute
-from pipelines.sources.lines import BOM, absent_separator, read_lines
+from pipelines.sources.lines import BOM, absent_separator, read_lines, split_lines
 
 SOURCE = "doj"
 RAW_LINE = "raw_line"  # read_doj(raw_lines=True): the accepted line exactly as written
@@ -249,14 +249,7 @@ def _lines(data: bytes) -> tuple[pl.DataFrame, bool]:
         if frame.width != 1 or frame.height != n_lines:
             frame = None
     if frame is None:  # every candidate separator byte occurs (not a text file): split it here
-        text = data.decode("utf-8", errors="replace")
-        lossy = "\ufffd" in text and text.encode("utf-8") != data
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        frame = pl.DataFrame({"line": lines}, schema={"line": pl.String}).with_columns(
-            pl.col("line").str.strip_suffix("\r")
-        )
+        frame, lossy = split_lines(data, "line")
     return frame, lossy
 
 

@@ -37,3 +37,16 @@ def read_lines(data: bytes, separator: str, column: str, *, empty_is_null: bool)
         if "utf" not in str(e).lower():
             raise
         return read("utf8-lossy"), True
+
+
+def split_lines(data: bytes, column: str) -> tuple[pl.DataFrame, bool]:
+    """`data`'s lines split here, for data that holds every candidate separator (not a text file):
+    one String column without line ends (``\r\n`` or ``\n``); and whether bytes that are not valid
+    UTF-8 had to be replaced (a U+FFFD written in the file itself is not a replacement)."""
+    text = data.decode("utf-8", errors="replace")
+    lossy = "\ufffd" in text and text.encode("utf-8") != data
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    frame = pl.DataFrame({column: lines}, schema={column: pl.String})
+    return frame.with_columns(pl.col(column).str.strip_suffix("\r")), lossy
