@@ -23,7 +23,7 @@ def absent_separator(data: bytes | mmap.mmap) -> str | None:
 
 
 def read_lines(data: bytes, separator: str, column: str, *, empty_is_null: bool) -> tuple[pl.DataFrame, bool]:
-    """`data`'s lines as one String column (line ends other than ``\n`` kept), read with a
+    """`data`'s lines as one String column (a carriage return before the line feed is kept), read with a
     `separator` the data does not hold (see absent_separator); and whether bytes that are not
     valid UTF-8 had to be replaced (tried strictly first: strict UTF-8 reads faster)."""
     def read(encoding: str) -> pl.DataFrame:
@@ -41,7 +41,7 @@ def read_lines(data: bytes, separator: str, column: str, *, empty_is_null: bool)
 
 def split_lines(data: bytes, column: str) -> tuple[pl.DataFrame, bool]:
     """`data`'s lines split here, for data that holds every candidate separator (not a text file):
-    one String column without line ends (``\r\n`` or ``\n``); and whether bytes that are not valid
+    one String column without line ends (CR LF or LF); and whether bytes that are not valid
     UTF-8 had to be replaced (a U+FFFD written in the file itself is not a replacement)."""
     text = data.decode("utf-8", errors="replace")
     lossy = "\ufffd" in text and text.encode("utf-8") != data
