@@ -293,11 +293,15 @@ class _GxRun:
         )
         from great_expectations.execution_engine import pandas_execution_engine  # noqa: PLC0415
 
+        from pipelines.validation import gx_speedups  # noqa: PLC0415
+
         # GX fingerprints each pandas batch (md5 over pandas' hash of every cell) unless the frame
         # holds 1 GB or more, and only records it in the result's batch markers. Our tables are
         # derived flags rebuilt from the run's frames, so the fingerprint identifies nothing a
         # reviewer uses, and it was a sixth of GX's CPU at 1M rows: GX's own cut-off, set to 0.
         pandas_execution_engine.HASH_THRESHOLD = 0
+        if os.environ.get("AUTOCLEAR_GX_SPEEDUPS", "1") != "0":  # "0": GX exactly as released
+            gx_speedups.install()
         self.gx = gx
         self.out_dir = out_dir.resolve()
         self.docs_dir = self.out_dir / "data_docs"
