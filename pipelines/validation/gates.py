@@ -47,6 +47,7 @@ _GX_VARIABLES_LOGGER = "great_expectations.data_context.data_context_variables"
 DATASOURCE = "autoclear"
 ASSET = "frames"
 DOCS_SITE = "run"
+BUILT_AHEAD = 2  # tables built while GX validates (measured: 1 left GX waiting 0.6 s longer at 1M rows)
 
 
 @dataclass(frozen=True)
@@ -198,20 +199,22 @@ def run_checkpoint(
     outcomes: list[ExpectationOutcome] = []
     table_rows: dict[str, int] = {}
     run_time = dt.datetime.now(dt.UTC)
-    # Tables are built (Polars, which releases the GIL) in a worker thread while Great
-    # Expectations (single-threaded Python) validates the previous one.
-    # Only one table is built ahead, so at most two pandas copies are alive at a time.
+    # Tables are built (Polars, which releases the GIL) in worker threads while Great Expectations
+    # (single-threaded Python) validates the previous one. Two are built ahead: a build's
+    # single-threaded parts (the pandas copy) then overlap another build's instead of leaving a core
+    # idle; at most three pandas copies are alive at a time.
     order = list(suite.tables)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validation-prepare") as pool:
-        pending = {order[0]: pool.submit(_build, build[order[0]])}
+    ahead = BUILT_AHEAD
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="validation-prepare") as pool:
+        pending = {name: pool.submit(_build, build[name]) for name in order[:ahead]}
         try:
             gx_run = _GxRun(out_dir)
             definitions = gx_run.setup(suite)
             timings["gx_setup"] = time.perf_counter() - started
             for i, table_name in enumerate(order):
                 table, frame, seconds = pending.pop(table_name).result()
-                if i + 1 < len(order):
-                    pending[order[i + 1]] = pool.submit(_build, build[order[i + 1]])
+                if i + ahead < len(order):
+                    pending[order[i + ahead]] = pool.submit(_build, build[order[i + ahead]])
                 timings["prepare"] += seconds
                 t0 = time.perf_counter()
                 identifier, gx_result = gx_run.validate(definitions[table_name], frame, ctx, run_time)
