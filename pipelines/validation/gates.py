@@ -47,7 +47,7 @@ _GX_VARIABLES_LOGGER = "great_expectations.data_context.data_context_variables"
 DATASOURCE = "autoclear"
 ASSET = "frames"
 DOCS_SITE = "run"
-BUILT_AHEAD = 2  # tables built while GX validates (measured: 1 left GX waiting 0.6 s longer at 1M rows)
+BUILT_AHEAD = 2  # tables built while GX validates (at 1M rows: 3.50 s against 3.66 s for 1, medians of 8 pairs)
 
 
 @dataclass(frozen=True)
