@@ -204,17 +204,16 @@ def run_checkpoint(
     # single-threaded parts (the pandas copy) then overlap another build's instead of leaving a core
     # idle; at most three pandas copies are alive at a time.
     order = list(suite.tables)
-    ahead = BUILT_AHEAD
-    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="validation-prepare") as pool:
-        pending = {name: pool.submit(_build, build[name]) for name in order[:ahead]}
+    with ThreadPoolExecutor(max_workers=BUILT_AHEAD, thread_name_prefix="validation-prepare") as pool:
+        pending = {name: pool.submit(_build, build[name]) for name in order[:BUILT_AHEAD]}
         try:
             gx_run = _GxRun(out_dir)
             definitions = gx_run.setup(suite)
             timings["gx_setup"] = time.perf_counter() - started
             for i, table_name in enumerate(order):
                 table, frame, seconds = pending.pop(table_name).result()
-                if i + ahead < len(order):
-                    pending[order[i + ahead]] = pool.submit(_build, build[order[i + ahead]])
+                if i + BUILT_AHEAD < len(order):
+                    pending[order[i + BUILT_AHEAD]] = pool.submit(_build, build[order[i + BUILT_AHEAD]])
                 timings["prepare"] += seconds
                 t0 = time.perf_counter()
                 identifier, gx_result = gx_run.validate(definitions[table_name], frame, ctx, run_time)

@@ -7,7 +7,7 @@ expectation per validation. At 1M rows that bookkeeping was a fifth of the GX th
 
 ``install()`` replaces those three helpers by copies that build the configuration once per call.
 The configuration is a pure function of the expectation's fields, which nothing changes while a
-helper runs, so every value they return is the same (tests/test_validation_gx_speedups.py checks
+helper runs, so every value they return is the same (tests/test_validation_fast_paths.py checks
 the returned kwargs and whole validation results against GX's own helpers). Only the version this
 was written against (the one ``uv.lock`` pins) is patched; any other version runs GX unchanged.
 """
@@ -21,22 +21,17 @@ _installed = False
 _originals: dict[str, Any] = {}
 
 
-def _get_domain_kwargs(self) -> dict[str, Any]:
-    from great_expectations.exceptions import InvalidExpectationKwargsError  # noqa: PLC0415
+def _pick(self, kwargs: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """Each key's configured value, else the field default (GX's own rule)."""
+    return {key: kwargs.get(key, self._get_default_value(key)) for key in keys}
 
-    kwargs = self.configuration.kwargs
-    domain_kwargs = {key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys}
-    missing_kwargs = set(self.domain_keys) - set(domain_kwargs.keys())
-    if missing_kwargs:  # pragma: no cover - as in GX: cannot happen for a dict built from domain_keys
-        raise InvalidExpectationKwargsError(f"Missing domain kwargs: {list(missing_kwargs)}")
-    return domain_kwargs
+
+def _get_domain_kwargs(self) -> dict[str, Any]:
+    return _pick(self, self.configuration.kwargs, self.domain_keys)
 
 
 def _success_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-    domain = {key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys}
-    success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
-    success.update(domain)
-    return success
+    return {**_pick(self, kwargs, self.success_keys), **_pick(self, kwargs, self.domain_keys)}
 
 
 def _get_success_kwargs(self) -> dict[str, Any]:

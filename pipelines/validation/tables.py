@@ -600,14 +600,10 @@ def _agrees_with_determinations(rows: pl.DataFrame, det: pl.DataFrame) -> pl.Ser
     left = rows.with_columns(pl.col("count_id").hash().alias("_key"))
     try:  # one determination per count (checked by the determinations checkpoint)
         joined = left.join(right, on="_key", how="left", maintain_order="left", validate="m:1")
-    except pl.exceptions.ComputeError:
-        right = right.drop("_key").rename({"_det_count_id": "count_id"})
-        try:
-            joined = rows.join(right, on="count_id", how="left", maintain_order="left", validate="m:1")
-        except pl.exceptions.ComputeError:
-            joined = rows.join(right.unique("count_id", keep="first", maintain_order=True), on="count_id",
-                               how="left", maintain_order="left")
-        joined = joined.with_columns(pl.col("count_id").alias("_det_count_id"))
+    except pl.exceptions.ComputeError:  # ids sharing a hash, or a count decided twice: its first determination
+        first = right.drop("_key").unique("_det_count_id", keep="first", maintain_order=True)
+        joined = rows.join(first, left_on="count_id", right_on="_det_count_id", how="left", maintain_order="left",
+                           coalesce=False)
     return joined.select(
         ((pl.col("_det_count_id") == pl.col("count_id")) & (pl.col("_det_determination") == pl.col("determination"))
          & (pl.col("_det_relief") == pl.col("relief"))).fill_null(False)
